@@ -1,0 +1,63 @@
+/* berth's entry point: dispatch to the verb named by argv[1]. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_verb verbs[] = {
+	{ "dockerfile", cmd_dockerfile, "read Dockerfiles: parse, dump, show the typed model" },
+	{ "version", cmd_version, "print the version" },
+	{ "debug", cmd_debug, NULL },
+};
+
+static void help(FILE *out)
+{
+	fprintf(out, "usage: berth <command> [options]\n\n"
+		     "berth is a self-hosted serverless platform for container apps.\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < BERTH_ARRAY_SIZE(verbs); i++)
+		if (verbs[i].summary)
+			fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\nrun 'berth <command> --help' for a command's options\n");
+}
+
+int cli_fail(struct berth_err *err, const char *file)
+{
+	if (file && err->line > 0)
+		fprintf(stderr, "berth: %s:%d: %s\n", file, err->line, err->msg);
+	else if (file)
+		fprintf(stderr, "berth: %s: %s\n", file, err->msg);
+	else
+		fprintf(stderr, "berth: %s\n", err->msg);
+	berth_err_free(err);
+	return CLI_FAIL;
+}
+
+int cli_usage(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("berth: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nrun 'berth %s --help' for usage\n", verb);
+	return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	berth_log_set_sink(berth_log_stderr_sink, NULL, BERTH_LOG_WARN);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < BERTH_ARRAY_SIZE(verbs); i++)
+		if (!strcmp(argv[1], verbs[i].name))
+			return verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "berth: unknown command '%s'\nrun 'berth --help' for the list\n", argv[1]);
+	return CLI_USAGE;
+}
