@@ -31,6 +31,9 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 TEST_BIN = $(UNIT_BIN) $(BUILD)/tests/run-conformance $(FUZZ_REPLAY)
 
+# Keep test objects: they are not throw-away intermediates.
+.SECONDARY:
+
 .PHONY: all deps check check-san test demo bench fuzz format format-check clean
 all: $(BUILD)/berth
 
@@ -68,9 +71,10 @@ test: all $(TEST_BIN)
 	@BUILD=$(BUILD) ./tests/run-all.sh
 
 check: deps
-	@$(MAKE) --no-print-directory format-check
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined $(subst $(BUILD),build/san,$(TEST_BIN)) build/san/berth
+	@$(MAKE) -s --no-print-directory format-check
+	@echo "build: berth, tests, and the ASan+UBSan build (make check, -Werror)"
+	@$(MAKE) -s --no-print-directory all $(TEST_BIN)
+	@$(MAKE) -s --no-print-directory SANITIZE=address,undefined $(subst $(BUILD),build/san,$(TEST_BIN)) build/san/berth
 	@BUILD=$(BUILD) SAN_BUILD=build/san ./tests/run-all.sh
 
 demo: deps all

@@ -51,17 +51,26 @@ run_build() {
 	for r in "$b"/tests/replay_fuzz_*; do
 		[ -x "$r" ] || continue
 		local target=${r##*/replay_fuzz_}
-		run_tap "$label/fuzz-replay/$target" "$r" tests/fuzz/corpus/"$target"
+		local extra=()
+		# BuildKit's parser inputs are read in place, never copied.
+		[ "$target" == parse ] && [ -d "$BERTH_SHARED/conformance" ] &&
+			extra=("$BERTH_SHARED"/conformance/buildkit-parser/*/*/Dockerfile)
+		run_tap "$label/fuzz-replay/$target" "$r" tests/fuzz/corpus/"$target" "${extra[@]}"
 	done
 }
 
 run_build "$BUILD" plain
 [ -n "$SAN_BUILD" ] && run_build "$SAN_BUILD" asan+ubsan
 
-export BERTH="$PWD/$BUILD/berth"
 for s in tests/e2e/*.sh; do
-	run_tap "e2e/$(basename "$s" .sh)" bash "$s"
+	BERTH="$PWD/$BUILD/berth" run_tap "e2e/$(basename "$s" .sh)" bash "$s"
 done
+# The CLI scripts again through the sanitized binary: error paths leak-checked.
+if [ -n "$SAN_BUILD" ]; then
+	for s in tests/e2e/cli_dockerfile.sh tests/e2e/dockerfile_cases.sh; do
+		BERTH="$PWD/$SAN_BUILD/berth" run_tap "asan+ubsan/e2e/$(basename "$s" .sh)" bash "$s"
+	done
+fi
 
 echo
 echo "$passed passed, $failed failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")"

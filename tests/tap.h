@@ -44,21 +44,21 @@ static inline void tap_diag(const char *label, const char *s)
 	puts("'");
 }
 
-#define tap_is_str(got, want, ...)                                                    \
-	do {                                                                          \
-		const char *g__ = (got), *w__ = (want);                               \
-		bool eq__ = (g__ && w__) ? strcmp(g__, w__) == 0 : g__ == w__;       \
-		if (!tap_ok(eq__, __VA_ARGS__)) {                                     \
-			tap_diag("got ", g__);                                        \
-			tap_diag("want", w__);                                        \
-		}                                                                     \
+#define tap_is_str(got, want, ...)                                             \
+	do {                                                                   \
+		const char *g__ = (got), *w__ = (want);                        \
+		bool eq__ = (g__ && w__) ? strcmp(g__, w__) == 0 : g__ == w__; \
+		if (!tap_ok(eq__, __VA_ARGS__)) {                              \
+			tap_diag("got ", g__);                                 \
+			tap_diag("want", w__);                                 \
+		}                                                              \
 	} while (0)
 
-#define tap_is_int(got, want, ...)                                                    \
-	do {                                                                          \
-		long long g__ = (long long)(got), w__ = (long long)(want);            \
-		if (!tap_ok(g__ == w__, __VA_ARGS__))                                 \
-			printf("#   got  %lld\n#   want %lld\n", g__, w__);               \
+#define tap_is_int(got, want, ...)                                          \
+	do {                                                                \
+		long long g__ = (long long)(got), w__ = (long long)(want);  \
+		if (!tap_ok(g__ == w__, __VA_ARGS__))                       \
+			printf("#   got  %lld\n#   want %lld\n", g__, w__); \
 	} while (0)
 
 static inline int tap_done(void)

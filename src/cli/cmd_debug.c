@@ -10,10 +10,10 @@
 static int expand(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "words", no_argument, NULL, 'w' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "escape", required_argument, NULL, 'x' },
-		{ 0 },
+	    {"words", no_argument, NULL, 'w'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"escape", required_argument, NULL, 'x'},
+	    {0},
 	};
 	bool words = false;
 	char esc = '\\';
@@ -22,17 +22,23 @@ static int expand(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "e:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'w': words = true; break;
-		case 'e': berth_strv_push(&env, optarg); break;
-		case 'x': esc = optarg[0]; break;
-		default: return cli_usage("debug", "invalid option");
+		case 'w':
+			words = true;
+			break;
+		case 'e':
+			berth_strv_push(&env, optarg);
+			break;
+		case 'x':
+			esc = optarg[0];
+			break;
+		default:
+			return cli_usage("debug", "invalid option");
 		}
 	}
 	if (optind + 1 != argc)
 		return cli_usage("debug", "expand takes exactly one WORD");
-	struct berth_shlex lx = { .escape = esc,
-				  .lookup = berth_shlex_env_lookup,
-				  .lookup_ctx = &env };
+	struct berth_shlex lx = {
+	    .escape = esc, .lookup = berth_shlex_env_lookup, .lookup_ctx = &env};
 	struct berth_err *err = NULL;
 	if (words) {
 		_cleanup_strv_ struct berth_strv out = BERTH_STRV_INIT;

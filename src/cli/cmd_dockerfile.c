@@ -8,30 +8,30 @@
 #include <string.h>
 
 static const char parse_usage[] =
-	"usage: berth dockerfile parse [-f FILE|-] [--json] [--target NAME] [--build-arg K=V]...\n"
-	"\n"
-	"  -f, --file FILE      the Dockerfile (default ./Dockerfile; - reads stdin)\n"
-	"      --json           print the typed model: stages, instructions with their\n"
-	"                       arguments expanded where BuildKit expands them, and\n"
-	"                       each stage's dependencies\n"
-	"      --target NAME    build target; without --json prints the stages it\n"
-	"                       needs, in build order\n"
-	"      --build-arg K=V  a build argument (repeatable; K alone takes $K)\n"
-	"      --platform P     target platform (default linux/amd64)\n"
-	"\n"
-	"Without --json or --target, prints BuildKit's parser dump, one line per\n"
-	"instruction. A parse error exits 1 as 'berth: FILE:LINE: message'.\n";
+    "usage: berth dockerfile parse [-f FILE|-] [--json] [--target NAME] [--build-arg K=V]...\n"
+    "\n"
+    "  -f, --file FILE      the Dockerfile (default ./Dockerfile; - reads stdin)\n"
+    "      --json           print the typed model: stages, instructions with their\n"
+    "                       arguments expanded where BuildKit expands them, and\n"
+    "                       each stage's dependencies\n"
+    "      --target NAME    build target; without --json prints the stages it\n"
+    "                       needs, in build order\n"
+    "      --build-arg K=V  a build argument (repeatable; K alone takes $K)\n"
+    "      --platform P     target platform (default linux/amd64)\n"
+    "\n"
+    "Without --json or --target, prints BuildKit's parser dump, one line per\n"
+    "instruction. A parse error exits 1 as 'berth: FILE:LINE: message'.\n";
 
 static int parse(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "target", required_argument, NULL, 't' },
-		{ "build-arg", required_argument, NULL, 'b' },
-		{ "platform", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"file", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"target", required_argument, NULL, 't'},
+	    {"build-arg", required_argument, NULL, 'b'},
+	    {"platform", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *file = "Dockerfile", *target = NULL, *platform = NULL;
 	bool json = false;
@@ -40,13 +40,26 @@ static int parse(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': file = optarg; break;
-		case 'j': json = true; break;
-		case 't': target = optarg; break;
-		case 'b': berth_strv_push(&build_args, optarg); break;
-		case 'p': platform = optarg; break;
-		case 'h': fputs(parse_usage, stdout); return CLI_OK;
-		default: return cli_usage("dockerfile parse", "invalid option");
+		case 'f':
+			file = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 't':
+			target = optarg;
+			break;
+		case 'b':
+			berth_strv_push(&build_args, optarg);
+			break;
+		case 'p':
+			platform = optarg;
+			break;
+		case 'h':
+			fputs(parse_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage("dockerfile parse", "invalid option");
 		}
 	}
 	if (optind < argc)
@@ -72,9 +85,8 @@ static int parse(int argc, char **argv)
 				ast.warnings[i].msg);
 		berth_df_ast_release(&ast);
 	} else {
-		struct berth_df_options opt = { .build_args = &build_args,
-						 .target = target,
-						 .platform = platform };
+		struct berth_df_options opt = {
+		    .build_args = &build_args, .target = target, .platform = platform};
 		struct berth_df_file f;
 		if (berth_df_load(in.data, in.len, &opt, &f, &err) < 0)
 			return cli_fail(err, shown);

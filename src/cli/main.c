@@ -6,9 +6,9 @@
 #include <string.h>
 
 static const struct cli_verb verbs[] = {
-	{ "dockerfile", cmd_dockerfile, "read Dockerfiles: parse, dump, show the typed model" },
-	{ "version", cmd_version, "print the version" },
-	{ "debug", cmd_debug, NULL },
+    {"dockerfile", cmd_dockerfile, "read Dockerfiles: parse, dump, show the typed model"},
+    {"version", cmd_version, "print the version"},
+    {"debug", cmd_debug, NULL},
 };
 
 static void help(FILE *out)

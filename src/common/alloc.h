@@ -10,12 +10,12 @@
 
 __attribute__((noreturn)) void berth_oom(void);
 __attribute__((noreturn, format(printf, 3, 4))) void berth__bug(const char *file, int line,
-								  const char *fmt, ...);
+								const char *fmt, ...);
 /* A broken invariant: prints where and aborts. Never for bad input. */
 #define BUG(...) berth__bug(__FILE__, __LINE__, __VA_ARGS__)
-#define BUG_ON(cond)                                   \
-	do {                                           \
-		if (__builtin_expect(!!(cond), 0))     \
+#define BUG_ON(cond)                                         \
+	do {                                                 \
+		if (__builtin_expect(!!(cond), 0))           \
 			BUG("assertion '%s' failed", #cond); \
 	} while (0)
 
@@ -30,11 +30,11 @@ char *berth_xstrndup(const char *s, size_t n);
 char *berth_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Take ownership out of a cleanup-managed local: returns *pp and sets it NULL. */
-#define steal_pointer(pp)                          \
-	({                                         \
+#define steal_pointer(pp)                             \
+	({                                            \
 		__typeof__(*(pp)) steal__tmp = *(pp); \
-		*(pp) = NULL;                      \
-		steal__tmp;                        \
+		*(pp) = NULL;                         \
+		steal__tmp;                           \
 	})
 
 #endif

@@ -12,11 +12,11 @@
 #include <string.h>
 
 struct berth_buf {
-	char *data;   /* NUL-terminated; never NULL after init */
+	char *data; /* NUL-terminated; never NULL after init */
 	size_t len;
-	size_t cap;   /* allocated bytes, including the NUL */
-	size_t max;   /* cap on len */
-	bool full;    /* an append was refused for exceeding max */
+	size_t cap; /* allocated bytes, including the NUL */
+	size_t max; /* cap on len */
+	bool full;  /* an append was refused for exceeding max */
 };
 
 #define BERTH_BUF_UNLIMITED ((size_t)-1 / 2)
@@ -46,7 +46,7 @@ struct berth_sv {
 	size_t len;
 };
 
-#define BERTH_SV(s) ((struct berth_sv){ (s), strlen(s) })
+#define BERTH_SV(s) ((struct berth_sv){(s), strlen(s)})
 
 static inline bool berth_sv_eq(struct berth_sv a, const char *s)
 {

@@ -23,9 +23,9 @@ static inline void berth__fclosep(FILE **f)
 		fclose(*f);
 }
 
-#define _cleanup_(fn) __attribute__((cleanup(fn)))
-#define _cleanup_free_ _cleanup_(berth__freep)
-#define _cleanup_close_ _cleanup_(berth__closep)
+#define _cleanup_(fn)    __attribute__((cleanup(fn)))
+#define _cleanup_free_   _cleanup_(berth__freep)
+#define _cleanup_close_  _cleanup_(berth__closep)
 #define _cleanup_fclose_ _cleanup_(berth__fclosep)
 
 #endif

@@ -29,8 +29,8 @@ int berth_err_set(struct berth_err **err, enum berth_err_code code, const char *
 	return r;
 }
 
-int berth_err_set_line(struct berth_err **err, enum berth_err_code code, int line,
-		       const char *fmt, ...)
+int berth_err_set_line(struct berth_err **err, enum berth_err_code code, int line, const char *fmt,
+		       ...)
 {
 	bool fresh = err && !*err;
 	va_list ap;

@@ -14,11 +14,11 @@ void berth_log_set_sink(berth_log_sink_fn sink, void *ctx, enum berth_log_level 
 void berth_log_stderr_sink(void *ctx, enum berth_log_level level, const char *msg);
 
 void berth_log(enum berth_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define berth_log_debug(...) berth_log(BERTH_LOG_DEBUG, __VA_ARGS__)
-#define berth_log_info(...) berth_log(BERTH_LOG_INFO, __VA_ARGS__)
-#define berth_log_warn(...) berth_log(BERTH_LOG_WARN, __VA_ARGS__)
+#define berth_log_info(...)  berth_log(BERTH_LOG_INFO, __VA_ARGS__)
+#define berth_log_warn(...)  berth_log(BERTH_LOG_WARN, __VA_ARGS__)
 #define berth_log_error(...) berth_log(BERTH_LOG_ERROR, __VA_ARGS__)
 
 #endif

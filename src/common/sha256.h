@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BERTH_SHA256_LEN 32
+#define BERTH_SHA256_LEN     32
 #define BERTH_SHA256_HEX_LEN 64
-#define BERTH_DIGEST_LEN (7 + BERTH_SHA256_HEX_LEN) /* "sha256:" + hex */
+#define BERTH_DIGEST_LEN     (7 + BERTH_SHA256_HEX_LEN) /* "sha256:" + hex */
 
 struct berth_sha256 {
 	void *ctx; /* EVP_MD_CTX *, owned */

@@ -12,17 +12,20 @@
 #include "common/err.h"
 
 struct berth_spawn {
-	char *const *argv;      /* argv[0] is looked up in PATH when it has no '/' */
-	char *const *envp;      /* NULL: inherit the caller's environment */
-	const char *cwd;        /* NULL: inherit */
-	int stdin_fd;           /* -1: /dev/null */
-	int stdout_fd;          /* -1: inherit, unless capture_out */
-	int stderr_fd;          /* -1: inherit, unless capture_err */
+	char *const *argv;             /* argv[0] is looked up in PATH when it has no '/' */
+	char *const *envp;             /* NULL: inherit the caller's environment */
+	const char *cwd;               /* NULL: inherit */
+	int stdin_fd;                  /* -1: /dev/null */
+	int stdout_fd;                 /* -1: inherit, unless capture_out */
+	int stderr_fd;                 /* -1: inherit, unless capture_err */
 	struct berth_buf *capture_out; /* collect stdout here (its cap applies) */
 	struct berth_buf *capture_err;
 };
 
-#define BERTH_SPAWN_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+#define BERTH_SPAWN_INIT                                         \
+	{                                                        \
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 \
+	}
 
 /* Start the process; returns its pid or a negative code. The caller must
  * reap it with berth_spawn_wait() (captures require berth_spawn_run()). */

@@ -7,17 +7,21 @@
 #include <stddef.h>
 
 struct berth_strv {
-	char **v;   /* v[n] == NULL once anything was pushed; may be NULL when empty */
+	char **v; /* v[n] == NULL once anything was pushed; may be NULL when empty */
 	size_t n;
 	size_t cap;
 };
 
-#define BERTH_STRV_INIT { NULL, 0, 0 }
+#define BERTH_STRV_INIT    \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 /* Append a copy of s / take ownership of s. */
 void berth_strv_push(struct berth_strv *sv, const char *s);
 void berth_strv_push_owned(struct berth_strv *sv, char *s);
-void berth_strv_pushf(struct berth_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void berth_strv_pushf(struct berth_strv *sv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void berth_strv_release(struct berth_strv *sv);
 /* Deep copy. */
 void berth_strv_copy(struct berth_strv *dst, const struct berth_strv *src);

@@ -15,26 +15,26 @@
 #include <stdint.h>
 
 /* Named limits. */
-#define BERTH_DF_MAX_LINE 65535          /* one physical line, as BuildKit */
-#define BERTH_DF_MAX_SIZE (64u << 20)    /* a whole Dockerfile */
-#define BERTH_DF_MAX_EXPANSION (1u << 20) /* the result of expanding one word */
-#define BERTH_DF_MAX_NESTING 64          /* nested ${...} in one word */
+#define BERTH_DF_MAX_LINE      65535       /* one physical line, as BuildKit */
+#define BERTH_DF_MAX_SIZE      (64u << 20) /* a whole Dockerfile */
+#define BERTH_DF_MAX_EXPANSION (1u << 20)  /* the result of expanding one word */
+#define BERTH_DF_MAX_NESTING   64          /* nested ${...} in one word */
 
 /* ---------------------------------------------------------------- parser */
 
 struct berth_df_heredoc {
-	char *name;      /* delimiter with quotes removed */
-	char *content;   /* the body, each line ending in "\n"; tabs kept */
-	bool expand;     /* false when any part of the delimiter was quoted */
-	bool chomp;      /* `<<-`: strip leading tabs when the body is used */
-	int fd;          /* `3<<EOF` -> 3; 0 when no digits were given */
+	char *name;    /* delimiter with quotes removed */
+	char *content; /* the body, each line ending in "\n"; tabs kept */
+	bool expand;   /* false when any part of the delimiter was quoted */
+	bool chomp;    /* `<<-`: strip leading tabs when the body is used */
+	int fd;        /* `3<<EOF` -> 3; 0 when no digits were given */
 };
 
 struct berth_df_node {
-	char *keyword;      /* lower-cased instruction keyword ("run") */
-	char *original;     /* the instruction as written, continuation joined */
-	int start_line;     /* 1-based, first physical line */
-	int end_line;       /* last physical line, heredoc bodies included */
+	char *keyword;           /* lower-cased instruction keyword ("run") */
+	char *original;          /* the instruction as written, continuation joined */
+	int start_line;          /* 1-based, first physical line */
+	int end_line;            /* last physical line, heredoc bodies included */
 	struct berth_strv flags; /* leading "--x=y" words, quotes removed */
 	/* Arguments split as the instruction wants (see the reference, 2.5).
 	 * ENV/LABEL: triples key, value, separator ("=" or "" for legacy).
@@ -43,7 +43,7 @@ struct berth_df_node {
 	 * layer rejects such arguments; the dump prints them). */
 	struct berth_strv args;
 	size_t *arg_lens;
-	bool json;          /* exec (JSON array) form */
+	bool json;                 /* exec (JSON array) form */
 	struct berth_df_node *sub; /* ONBUILD: the triggered instruction */
 	struct berth_df_heredoc *heredocs;
 	size_t nheredocs;
@@ -52,7 +52,7 @@ struct berth_df_node {
 
 struct berth_df_warning {
 	int line;
-	char *rule;      /* lint rule name, e.g. "NoEmptyContinuation" */
+	char *rule; /* lint rule name, e.g. "NoEmptyContinuation" */
 	char *msg;
 };
 
@@ -60,10 +60,10 @@ struct berth_df_ast {
 	struct berth_df_node *nodes;
 	size_t n;
 	size_t cap;
-	int start_line, end_line;   /* span of the instructions */
-	char escape;                /* '\\' or '`' */
-	char *syntax;               /* `# syntax=` value or NULL */
-	char *check;                /* `# check=` value or NULL */
+	int start_line, end_line; /* span of the instructions */
+	char escape;              /* '\\' or '`' */
+	char *syntax;             /* `# syntax=` value or NULL */
+	char *check;              /* `# check=` value or NULL */
 	struct berth_df_warning *warnings;
 	size_t nwarnings;
 };
@@ -91,16 +91,16 @@ void berth_df_go_quote(struct berth_buf *out, const char *s, size_t len);
 typedef const char *(*berth_df_lookup_fn)(void *ctx, const char *name, size_t len);
 
 struct berth_shlex {
-	char escape;             /* '\\' or '`' */
+	char escape;               /* '\\' or '`' */
 	berth_df_lookup_fn lookup; /* NULL: every variable is unset */
 	void *lookup_ctx;
-	bool raw_quotes;         /* keep quote characters in the output */
-	bool raw_escapes;        /* keep escape characters in the output */
-	bool skip_unset;         /* leave $unset / ${unset} as written */
-	bool skip_processing;    /* copy input verbatim (no expansion at all) */
-	bool skip_quotes;        /* quotes are plain text; $ and escapes still
-				  * processed (BuildKit SkipProcessQuotes, for
-				  * COPY/ADD heredoc bodies) */
+	bool raw_quotes;      /* keep quote characters in the output */
+	bool raw_escapes;     /* keep escape characters in the output */
+	bool skip_unset;      /* leave $unset / ${unset} as written */
+	bool skip_processing; /* copy input verbatim (no expansion at all) */
+	bool skip_quotes;     /* quotes are plain text; $ and escapes still
+			       * processed (BuildKit SkipProcessQuotes, for
+			       * COPY/ADD heredoc bodies) */
 	/* When non-NULL, names of variables referenced but unset are appended
 	 * (once each), for the UndefinedVar lint rule. */
 	struct berth_strv *unmatched;
@@ -150,7 +150,7 @@ const char *berth_df_kind_name(enum berth_df_kind kind);
 
 struct berth_df_kv {
 	char *key;
-	char *value;    /* NULL: ARG declared without a default */
+	char *value; /* NULL: ARG declared without a default */
 };
 
 enum berth_df_mount_type {
@@ -160,7 +160,11 @@ enum berth_df_mount_type {
 	BERTH_DF_MOUNT_SECRET,
 	BERTH_DF_MOUNT_SSH,
 };
-enum berth_df_sharing { BERTH_DF_SHARING_SHARED, BERTH_DF_SHARING_PRIVATE, BERTH_DF_SHARING_LOCKED };
+enum berth_df_sharing {
+	BERTH_DF_SHARING_SHARED,
+	BERTH_DF_SHARING_PRIVATE,
+	BERTH_DF_SHARING_LOCKED
+};
 
 /* A RUN --mount, with BuildKit's defaults applied. */
 struct berth_df_mount {
@@ -174,9 +178,9 @@ struct berth_df_mount {
 	bool readonly;
 	bool required;
 	enum berth_df_sharing sharing;
-	long mode;      /* -1: not applicable */
-	long uid, gid;  /* -1: not applicable */
-	int64_t size;   /* tmpfs bytes, 0 = unlimited */
+	long mode;     /* -1: not applicable */
+	long uid, gid; /* -1: not applicable */
+	int64_t size;  /* tmpfs bytes, 0 = unlimited */
 };
 
 enum berth_df_network { BERTH_DF_NET_DEFAULT, BERTH_DF_NET_NONE, BERTH_DF_NET_HOST };
@@ -193,22 +197,22 @@ struct berth_df_instr {
 	 *  one value; HEALTHCHECK: the test (["CMD", ...], ["CMD-SHELL", s],
 	 *  ["NONE"]); ONBUILD: the trigger text; COPY/ADD: the sources. */
 	struct berth_strv args;
-	bool json;                     /* exec form */
-	struct berth_df_kv *kvs;       /* ENV, LABEL and ARG pairs */
+	bool json;               /* exec form */
+	struct berth_df_kv *kvs; /* ENV, LABEL and ARG pairs */
 	size_t nkvs;
-	char *resolved;                /* WORKDIR: absolute path; COPY/ADD: dest */
+	char *resolved; /* WORKDIR: absolute path; COPY/ADD: dest */
 	/* RUN */
 	struct berth_df_mount *mounts;
 	size_t nmounts;
 	enum berth_df_network network;
-	bool insecure;                 /* --security=insecure */
-	struct berth_strv arg_env;     /* in-scope ARGs with values, "K=V" */
+	bool insecure;             /* --security=insecure */
+	struct berth_strv arg_env; /* in-scope ARGs with values, "K=V" */
 	/* COPY / ADD */
-	char *from;                    /* --from as written (never expanded) */
-	int from_stage;                /* stage index --from names, or -1 */
+	char *from;     /* --from as written (never expanded) */
+	int from_stage; /* stage index --from names, or -1 */
 	char *chown, *chmod, *checksum;
 	bool link, parents, keep_git_dir;
-	int unpack;                    /* ADD --unpack: -1 unset, 0, 1 */
+	int unpack; /* ADD --unpack: -1 unset, 0, 1 */
 	struct berth_strv excludes;
 	/* HEALTHCHECK, in nanoseconds (0 = default) */
 	int64_t interval, timeout, start_period, start_interval;
@@ -217,31 +221,31 @@ struct berth_df_instr {
 
 struct berth_df_stage {
 	int index;
-	char *name;          /* lower-cased `AS` name, or NULL */
-	char *base;          /* the FROM reference, expanded with the global ARGs */
-	int base_stage;      /* index of the stage it builds on, or -1 */
+	char *name;     /* lower-cased `AS` name, or NULL */
+	char *base;     /* the FROM reference, expanded with the global ARGs */
+	int base_stage; /* index of the stage it builds on, or -1 */
 	bool scratch;
-	char *platform;      /* expanded --platform, or NULL */
+	char *platform; /* expanded --platform, or NULL */
 	int line;
 	struct berth_df_instr *instrs;
 	size_t n;
-	int *deps;           /* stage indices this stage reads from, sorted, unique */
+	int *deps; /* stage indices this stage reads from, sorted, unique */
 	size_t ndeps;
 	struct berth_strv env; /* ENV at the end of the stage (inherited included) */
-	char *workdir;       /* WORKDIR at the end of the stage */
+	char *workdir;         /* WORKDIR at the end of the stage */
 };
 
 struct berth_df_file {
-	struct berth_df_ast ast;     /* owned */
+	struct berth_df_ast ast;       /* owned */
 	struct berth_df_kv *meta_args; /* ARGs before the first FROM, values resolved */
 	size_t nmeta;
 	struct berth_df_stage *stages;
 	size_t n;
-	int target;                  /* index of the target stage */
-	int *order;                  /* stages the target needs, dependencies first */
+	int target; /* index of the target stage */
+	int *order; /* stages the target needs, dependencies first */
 	size_t norder;
 	struct berth_strv unused_build_args;
-	struct berth_strv warnings;  /* "line N: message" lines for lint and users */
+	struct berth_strv warnings; /* "line N: message" lines for lint and users */
 };
 
 struct berth_df_options {

@@ -24,12 +24,12 @@ static inline bool berth__df_is_word_sep(char c)
 enum berth__df_flag_type { BERTH__FLAG_STRING, BERTH__FLAG_BOOL, BERTH__FLAG_STRINGS };
 
 struct berth__df_flag {
-	const char *name;            /* without the leading "--" */
+	const char *name; /* without the leading "--" */
 	enum berth__df_flag_type type;
 	bool seen;
-	char *value;                 /* STRING: owned */
-	bool bval;                   /* BOOL */
-	struct berth_strv values;    /* STRINGS (repeatable) */
+	char *value;              /* STRING: owned */
+	bool bval;                /* BOOL */
+	struct berth_strv values; /* STRINGS (repeatable) */
 };
 
 /* Match the node's "--x=y" words against defs. Errors: unknown flag,
@@ -42,8 +42,7 @@ void berth__df_flags_release(struct berth__df_flag *defs, size_t n);
 
 /* Parse one --mount value. `expand` expands option values (never `from`);
  * `workdir` makes relative targets absolute. */
-typedef int (*berth__df_expand_fn)(void *ctx, const char *word, char **out,
-				   struct berth_err **err);
+typedef int (*berth__df_expand_fn)(void *ctx, const char *word, char **out, struct berth_err **err);
 int berth__df_parse_mount(const char *value, berth__df_expand_fn expand, void *ctx,
 			  const char *workdir, int ssh_index, struct berth_df_mount *m,
 			  struct berth_err **err);

@@ -73,13 +73,27 @@ void berth_df_go_quote(struct berth_buf *out, const char *str, size_t len)
 			berth_buf_add(out, s + i - n, n);
 		} else {
 			switch (c) {
-			case '\a': berth_buf_addstr(out, "\\a"); break;
-			case '\b': berth_buf_addstr(out, "\\b"); break;
-			case '\f': berth_buf_addstr(out, "\\f"); break;
-			case '\n': berth_buf_addstr(out, "\\n"); break;
-			case '\r': berth_buf_addstr(out, "\\r"); break;
-			case '\t': berth_buf_addstr(out, "\\t"); break;
-			case '\v': berth_buf_addstr(out, "\\v"); break;
+			case '\a':
+				berth_buf_addstr(out, "\\a");
+				break;
+			case '\b':
+				berth_buf_addstr(out, "\\b");
+				break;
+			case '\f':
+				berth_buf_addstr(out, "\\f");
+				break;
+			case '\n':
+				berth_buf_addstr(out, "\\n");
+				break;
+			case '\r':
+				berth_buf_addstr(out, "\\r");
+				break;
+			case '\t':
+				berth_buf_addstr(out, "\\t");
+				break;
+			case '\v':
+				berth_buf_addstr(out, "\\v");
+				break;
 			default:
 				if (c < 0x20 || c == 0x7F)
 					berth_buf_addf(out, "\\x%02x", c);

@@ -8,9 +8,8 @@ static const struct {
 	const char *unit;
 	int64_t ns;
 } units[] = {
-	{ "ns", 1 },		 { "us", 1000 },	     { "\xc2\xb5s", 1000 },
-	{ "\xce\xbcs", 1000 },	 { "ms", 1000000 },	     { "s", 1000000000 },
-	{ "m", 60000000000LL }, { "h", 3600000000000LL },
+    {"ns", 1},       {"us", 1000},      {"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
+    {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000LL}, {"h", 3600000000000LL},
 };
 
 int berth_df_parse_duration(const char *s, int64_t *ns, struct berth_err **err)
@@ -54,15 +53,16 @@ int berth_df_parse_duration(const char *s, int64_t *ns, struct berth_err **err)
 			}
 		}
 		if (!best)
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "missing or unknown unit in duration '%s' (use ns, us, ms, "
-					     "s, m or h)",
-					     orig);
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "missing or unknown unit in duration '%s' (use ns, us, ms, "
+			    "s, m or h)",
+			    orig);
 		s += best;
 		total += v * (double)mul;
 		if (total > 9.2e18)
-			return berth_err_set(err, BERTH_E_INVALID, "invalid duration '%s': too large",
-					     orig);
+			return berth_err_set(err, BERTH_E_INVALID,
+					     "invalid duration '%s': too large", orig);
 	}
 	*ns = (int64_t)(neg ? -total : total);
 	return 0;

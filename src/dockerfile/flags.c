@@ -7,8 +7,8 @@
 
 int berth__df_parse_bool(const char *s, bool *out)
 {
-	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+	static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+	static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(t); i++) {
 		if (!strcmp(s, t[i])) {
 			*out = true;
@@ -38,31 +38,34 @@ int berth__df_parse_flags(const struct berth_strv *flags, struct berth__df_flag 
 			if (strlen(defs[j].name) == nlen && !strncmp(defs[j].name, name, nlen))
 				f = &defs[j];
 		if (!f)
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "%s: unknown flag: --%.*s (allowed: %s)", instr,
-					     (int)nlen, name, n ? "see 'berth dockerfile --help'" : "none");
+			return berth_err_set(
+			    err, BERTH_E_INVALID, "%s: unknown flag: --%.*s (allowed: %s)", instr,
+			    (int)nlen, name, n ? "see 'berth dockerfile --help'" : "none");
 		if (f->seen && f->type != BERTH__FLAG_STRINGS)
-			return berth_err_set(err, BERTH_E_INVALID, "%s: duplicate flag specified: --%s",
-					     instr, f->name);
+			return berth_err_set(err, BERTH_E_INVALID,
+					     "%s: duplicate flag specified: --%s", instr, f->name);
 		f->seen = true;
 		switch (f->type) {
 		case BERTH__FLAG_BOOL:
 			f->bval = true;
 			if (eq && berth__df_parse_bool(eq + 1, &f->bval) < 0)
-				return berth_err_set(err, BERTH_E_INVALID,
-						     "%s: expecting boolean value for flag --%s, not: '%s'",
-						     instr, f->name, eq + 1);
+				return berth_err_set(
+				    err, BERTH_E_INVALID,
+				    "%s: expecting boolean value for flag --%s, not: '%s'", instr,
+				    f->name, eq + 1);
 			break;
 		case BERTH__FLAG_STRING:
 			if (!eq)
 				return berth_err_set(err, BERTH_E_INVALID,
-						     "%s: missing a value on flag: --%s", instr, f->name);
+						     "%s: missing a value on flag: --%s", instr,
+						     f->name);
 			f->value = berth_xstrdup(eq + 1);
 			break;
 		case BERTH__FLAG_STRINGS:
 			if (!eq)
 				return berth_err_set(err, BERTH_E_INVALID,
-						     "%s: missing a value on flag: --%s", instr, f->name);
+						     "%s: missing a value on flag: --%s", instr,
+						     f->name);
 			berth_strv_push(&f->values, eq + 1);
 			break;
 		}

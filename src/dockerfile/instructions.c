@@ -9,8 +9,8 @@
 
 /* What one stage has accumulated so far (inherited by stages built on it). */
 struct stage_state {
-	struct berth_strv env;      /* ENV, "K=V" */
-	struct berth_strv args;     /* ARGs in scope with a value, "K=V" */
+	struct berth_strv env;  /* ENV, "K=V" */
+	struct berth_strv args; /* ARGs in scope with a value, "K=V" */
 	char *workdir;
 };
 
@@ -30,23 +30,23 @@ struct loader {
 };
 
 static const char *const kind_names[] = {
-	[BERTH_DF_ADD] = "ADD",
-	[BERTH_DF_ARG] = "ARG",
-	[BERTH_DF_CMD] = "CMD",
-	[BERTH_DF_COPY] = "COPY",
-	[BERTH_DF_ENTRYPOINT] = "ENTRYPOINT",
-	[BERTH_DF_ENV] = "ENV",
-	[BERTH_DF_EXPOSE] = "EXPOSE",
-	[BERTH_DF_HEALTHCHECK] = "HEALTHCHECK",
-	[BERTH_DF_LABEL] = "LABEL",
-	[BERTH_DF_MAINTAINER] = "MAINTAINER",
-	[BERTH_DF_ONBUILD] = "ONBUILD",
-	[BERTH_DF_RUN] = "RUN",
-	[BERTH_DF_SHELL] = "SHELL",
-	[BERTH_DF_STOPSIGNAL] = "STOPSIGNAL",
-	[BERTH_DF_USER] = "USER",
-	[BERTH_DF_VOLUME] = "VOLUME",
-	[BERTH_DF_WORKDIR] = "WORKDIR",
+    [BERTH_DF_ADD] = "ADD",
+    [BERTH_DF_ARG] = "ARG",
+    [BERTH_DF_CMD] = "CMD",
+    [BERTH_DF_COPY] = "COPY",
+    [BERTH_DF_ENTRYPOINT] = "ENTRYPOINT",
+    [BERTH_DF_ENV] = "ENV",
+    [BERTH_DF_EXPOSE] = "EXPOSE",
+    [BERTH_DF_HEALTHCHECK] = "HEALTHCHECK",
+    [BERTH_DF_LABEL] = "LABEL",
+    [BERTH_DF_MAINTAINER] = "MAINTAINER",
+    [BERTH_DF_ONBUILD] = "ONBUILD",
+    [BERTH_DF_RUN] = "RUN",
+    [BERTH_DF_SHELL] = "SHELL",
+    [BERTH_DF_STOPSIGNAL] = "STOPSIGNAL",
+    [BERTH_DF_USER] = "USER",
+    [BERTH_DF_VOLUME] = "VOLUME",
+    [BERTH_DF_WORKDIR] = "WORKDIR",
 };
 
 const char *berth_df_kind_name(enum berth_df_kind kind)
@@ -76,10 +76,10 @@ static void add_automatic_args(struct berth_strv *env, const char *platform)
 	char *variant = strchr(arch, '/');
 	if (variant)
 		*variant++ = '\0';
-	static const char *const pre[] = { "TARGET", "BUILD" };
+	static const char *const pre[] = {"TARGET", "BUILD"};
 	for (size_t i = 0; i < 2; i++) {
-		_cleanup_free_ char *plat = berth_xasprintf("%s/%s%s%s", os, arch,
-							    variant ? "/" : "", variant ? variant : "");
+		_cleanup_free_ char *plat = berth_xasprintf(
+		    "%s/%s%s%s", os, arch, variant ? "/" : "", variant ? variant : "");
 		_cleanup_free_ char *k1 = berth_xasprintf("%sPLATFORM", pre[i]);
 		_cleanup_free_ char *k2 = berth_xasprintf("%sOS", pre[i]);
 		_cleanup_free_ char *k3 = berth_xasprintf("%sARCH", pre[i]);
@@ -93,8 +93,8 @@ static void add_automatic_args(struct berth_strv *env, const char *platform)
 
 static bool is_proxy_arg(const char *name)
 {
-	static const char *const proxies[] = { "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY",
-					       "NO_PROXY", "ALL_PROXY" };
+	static const char *const proxies[] = {"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY",
+					      "ALL_PROXY"};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(proxies); i++)
 		if (!strcasecmp(name, proxies[i]))
 			return true;
@@ -112,14 +112,14 @@ static const char *stage_lookup(void *ctx, const char *name, size_t len)
 static int expand_in_stage(void *ctx, const char *word, char **out, struct berth_err **err)
 {
 	struct loader *L = ctx;
-	struct berth_shlex lx = { .escape = L->escape, .lookup = stage_lookup, .lookup_ctx = L };
+	struct berth_shlex lx = {.escape = L->escape, .lookup = stage_lookup, .lookup_ctx = L};
 	return berth_shlex_word(&lx, word, out, err);
 }
 
 static int expand_words_in_stage(struct loader *L, const char *word, struct berth_strv *out,
 				 struct berth_err **err)
 {
-	struct berth_shlex lx = { .escape = L->escape, .lookup = stage_lookup, .lookup_ctx = L };
+	struct berth_shlex lx = {.escape = L->escape, .lookup = stage_lookup, .lookup_ctx = L};
 	return berth_shlex_words(&lx, word, out, err);
 }
 
@@ -128,8 +128,8 @@ static int node_arg(const struct berth_df_node *n, size_t i, const char **out,
 		    struct berth_err **err)
 {
 	if (strlen(n->args.v[i]) != n->arg_lens[i])
-		return berth_err_set(err, BERTH_E_INVALID,
-				     "%s: argument %zu contains a NUL byte", n->keyword, i + 1);
+		return berth_err_set(err, BERTH_E_INVALID, "%s: argument %zu contains a NUL byte",
+				     n->keyword, i + 1);
 	*out = n->args.v[i];
 	return 0;
 }
@@ -151,9 +151,10 @@ static int resolve_from(struct loader *L, const char *what, const char *from, in
 	int found = -1;
 	if (numeric) {
 		if (idx < 0 || idx >= (long)L->names.n)
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "%s=%s: invalid stage index %ld (the file has %zu stages)",
-					     what, from, idx, L->names.n);
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "%s=%s: invalid stage index %ld (the file has %zu stages)", what, from,
+			    idx, L->names.n);
 		found = (int)idx;
 	} else {
 		for (size_t i = 0; i < L->names.n; i++)
@@ -164,8 +165,8 @@ static int resolve_from(struct loader *L, const char *what, const char *from, in
 		return 0; /* an image reference */
 	if (found == L->cur)
 		return berth_err_set(err, BERTH_E_INVALID,
-				     "%s=%s: circular dependency detected on stage '%s'", what, from,
-				     *L->names.v[found] ? L->names.v[found] : from);
+				     "%s=%s: circular dependency detected on stage '%s'", what,
+				     from, *L->names.v[found] ? L->names.v[found] : from);
 	if (found > L->cur)
 		return berth_err_set(err, BERTH_E_INVALID,
 				     "%s=%s: stage '%s' is defined later (line %d); a stage can "
@@ -181,9 +182,9 @@ static int do_run(struct loader *L, const struct berth_df_node *n, struct berth_
 		  struct berth_err **err)
 {
 	struct berth__df_flag fl[] = {
-		{ .name = "mount", .type = BERTH__FLAG_STRINGS },
-		{ .name = "network", .type = BERTH__FLAG_STRING },
-		{ .name = "security", .type = BERTH__FLAG_STRING },
+	    {.name = "mount", .type = BERTH__FLAG_STRINGS},
+	    {.name = "network", .type = BERTH__FLAG_STRING},
+	    {.name = "security", .type = BERTH__FLAG_STRING},
 	};
 	int r = berth__df_parse_flags(&n->flags, fl, BERTH_ARRAY_SIZE(fl), "RUN", err);
 	if (r < 0)
@@ -208,10 +209,11 @@ static int do_run(struct loader *L, const struct berth_df_node *n, struct berth_
 		else if (!strcmp(v, "host"))
 			in->network = BERTH_DF_NET_HOST;
 		else {
-			r = berth_err_set(err, BERTH_E_INVALID,
-					  "RUN --network=%s: unsupported network mode (use default, "
-					  "none or host)",
-					  v);
+			r = berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "RUN --network=%s: unsupported network mode (use default, "
+			    "none or host)",
+			    v);
 			goto out;
 		}
 	}
@@ -219,10 +221,11 @@ static int do_run(struct loader *L, const struct berth_df_node *n, struct berth_
 		if (!strcmp(fl[2].value, "insecure"))
 			in->insecure = true;
 		else if (strcmp(fl[2].value, "sandbox")) {
-			r = berth_err_set(err, BERTH_E_INVALID,
-					  "RUN --security=%s: unsupported security mode (use sandbox "
-					  "or insecure)",
-					  fl[2].value);
+			r = berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "RUN --security=%s: unsupported security mode (use sandbox "
+			    "or insecure)",
+			    fl[2].value);
 			goto out;
 		}
 	}
@@ -238,8 +241,8 @@ static int do_run(struct loader *L, const struct berth_df_node *n, struct berth_
 		}
 		if (m->type == BERTH_DF_MOUNT_SSH)
 			L->ssh_index++;
-		if (m->from && (r = resolve_from(L, "RUN --mount from", m->from, &m->from_stage,
-						 err)) < 0)
+		if (m->from &&
+		    (r = resolve_from(L, "RUN --mount from", m->from, &m->from_stage, err)) < 0)
 			goto out;
 	}
 	/* The ARG values a RUN sees (and its cache key): those not shadowed
@@ -340,9 +343,9 @@ static int do_arg(struct loader *L, const struct berth_df_node *n, struct berth_
 		_cleanup_free_ char *def = NULL;
 		if (eq) {
 			if (meta) {
-				struct berth_shlex lx = { .escape = L->escape,
-							  .lookup = berth_shlex_env_lookup,
-							  .lookup_ctx = &L->meta_env };
+				struct berth_shlex lx = {.escape = L->escape,
+							 .lookup = berth_shlex_env_lookup,
+							 .lookup_ctx = &L->meta_env};
 				if (berth_shlex_word(&lx, eq + 1, &def, err) < 0)
 					return berth_err_prefix(err, "ARG %s", kv->key);
 			} else if (expand_in_stage(L, eq + 1, &def, err) < 0) {
@@ -352,7 +355,7 @@ static int do_arg(struct loader *L, const struct berth_df_node *n, struct berth_
 		/* Precedence: --build-arg > default > global value > unset. */
 		const char *given = berth_env_get(&L->build_args, kv->key, strlen(kv->key));
 		const char *global =
-			meta ? NULL : berth_env_get(&L->meta_env, kv->key, strlen(kv->key));
+		    meta ? NULL : berth_env_get(&L->meta_env, kv->key, strlen(kv->key));
 		const char *value = given ? given : def ? def : global;
 		if (value)
 			kv->value = berth_xstrdup(value);
@@ -390,10 +393,10 @@ static int do_single(struct loader *L, const struct berth_df_node *n, struct ber
 static bool valid_signal(const char *s)
 {
 	static const char *const sigs[] = {
-		"HUP",	"INT",	"QUIT", "ILL",	"TRAP",	  "ABRT",   "IOT",    "BUS",  "FPE",
-		"KILL", "USR1", "SEGV", "USR2", "PIPE",	  "ALRM",   "TERM",   "STKFLT", "CHLD",
-		"CONT", "STOP", "TSTP", "TTIN", "TTOU",	  "URG",    "XCPU",   "XFSZ", "VTALRM",
-		"PROF", "WINCH", "IO",	"POLL", "PWR",	  "SYS",
+	    "HUP",  "INT",   "QUIT", "ILL",  "TRAP", "ABRT", "IOT",  "BUS",    "FPE",
+	    "KILL", "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",
+	    "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",   "VTALRM",
+	    "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS",
 	};
 	char *end;
 	long num = strtol(s, &end, 10);
@@ -444,13 +447,13 @@ static int do_healthcheck(struct loader *L, const struct berth_df_node *n,
 			  struct berth_df_instr *in, struct berth_err **err)
 {
 	struct berth__df_flag fl[] = {
-		{ .name = "interval", .type = BERTH__FLAG_STRING },
-		{ .name = "timeout", .type = BERTH__FLAG_STRING },
-		{ .name = "start-period", .type = BERTH__FLAG_STRING },
-		{ .name = "start-interval", .type = BERTH__FLAG_STRING },
-		{ .name = "retries", .type = BERTH__FLAG_STRING },
+	    {.name = "interval", .type = BERTH__FLAG_STRING},
+	    {.name = "timeout", .type = BERTH__FLAG_STRING},
+	    {.name = "start-period", .type = BERTH__FLAG_STRING},
+	    {.name = "start-interval", .type = BERTH__FLAG_STRING},
+	    {.name = "retries", .type = BERTH__FLAG_STRING},
 	};
-	int64_t *dst[] = { &in->interval, &in->timeout, &in->start_period, &in->start_interval };
+	int64_t *dst[] = {&in->interval, &in->timeout, &in->start_period, &in->start_interval};
 	int r = berth__df_parse_flags(&n->flags, fl, BERTH_ARRAY_SIZE(fl), "HEALTHCHECK", err);
 	if (r < 0)
 		goto out;
@@ -534,7 +537,8 @@ static int do_onbuild(struct loader *L, const struct berth_df_node *n, struct be
 	if (no_flags(n, "ONBUILD", err) < 0)
 		return -BERTH_E_INVALID;
 	if (!n->sub)
-		return berth_err_set(err, BERTH_E_INVALID, "ONBUILD requires at least one argument");
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "ONBUILD requires at least one argument");
 	const char *k = n->sub->keyword;
 	enum berth_df_kind kind;
 	if (!strcmp(k, "onbuild"))
@@ -619,19 +623,20 @@ static int do_copy(struct loader *L, const struct berth_df_node *n, struct berth
 	/* Common flags first, then COPY's (from, parents) or ADD's (checksum,
 	 * keep-git-dir, unpack): each instruction is offered exactly its own. */
 	struct berth__df_flag sel[7] = {
-		{ .name = "chown", .type = BERTH__FLAG_STRING },
-		{ .name = "chmod", .type = BERTH__FLAG_STRING },
-		{ .name = "link", .type = BERTH__FLAG_BOOL },
-		{ .name = "exclude", .type = BERTH__FLAG_STRINGS },
+	    {.name = "chown", .type = BERTH__FLAG_STRING},
+	    {.name = "chmod", .type = BERTH__FLAG_STRING},
+	    {.name = "link", .type = BERTH__FLAG_BOOL},
+	    {.name = "exclude", .type = BERTH__FLAG_STRINGS},
 	};
 	size_t ns = 4;
 	if (add) {
-		sel[ns++] = (struct berth__df_flag){ .name = "checksum", .type = BERTH__FLAG_STRING };
-		sel[ns++] = (struct berth__df_flag){ .name = "keep-git-dir", .type = BERTH__FLAG_BOOL };
-		sel[ns++] = (struct berth__df_flag){ .name = "unpack", .type = BERTH__FLAG_BOOL };
+		sel[ns++] = (struct berth__df_flag){.name = "checksum", .type = BERTH__FLAG_STRING};
+		sel[ns++] =
+		    (struct berth__df_flag){.name = "keep-git-dir", .type = BERTH__FLAG_BOOL};
+		sel[ns++] = (struct berth__df_flag){.name = "unpack", .type = BERTH__FLAG_BOOL};
 	} else {
-		sel[ns++] = (struct berth__df_flag){ .name = "from", .type = BERTH__FLAG_STRING };
-		sel[ns++] = (struct berth__df_flag){ .name = "parents", .type = BERTH__FLAG_BOOL };
+		sel[ns++] = (struct berth__df_flag){.name = "from", .type = BERTH__FLAG_STRING};
+		sel[ns++] = (struct berth__df_flag){.name = "parents", .type = BERTH__FLAG_BOOL};
 	}
 	int r = berth__df_parse_flags(&n->flags, sel, ns, name, err);
 	if (r < 0)
@@ -675,19 +680,22 @@ static int do_copy(struct loader *L, const struct berth_df_node *n, struct berth
 	if (!add) {
 		if (sel[4].seen) {
 			if (strchr(sel[4].value, '$')) {
-				r = berth_err_set(err, BERTH_E_INVALID,
-						  "COPY --from=%s: '--from' doesn't support variable "
-						  "expansion, define an alias stage instead "
-						  "(ARG X; FROM $X AS alias; COPY --from=alias)",
-						  sel[4].value);
+				r = berth_err_set(
+				    err, BERTH_E_INVALID,
+				    "COPY --from=%s: '--from' doesn't support variable "
+				    "expansion, define an alias stage instead "
+				    "(ARG X; FROM $X AS alias; COPY --from=alias)",
+				    sel[4].value);
 				goto out;
 			}
 			if (!*sel[4].value) {
-				r = berth_err_set(err, BERTH_E_INVALID, "COPY --from= needs a value");
+				r = berth_err_set(err, BERTH_E_INVALID,
+						  "COPY --from= needs a value");
 				goto out;
 			}
 			in->from = berth_xstrdup(sel[4].value);
-			if ((r = resolve_from(L, "COPY --from", in->from, &in->from_stage, err)) < 0)
+			if ((r = resolve_from(L, "COPY --from", in->from, &in->from_stage, err)) <
+			    0)
 				goto out;
 		}
 		in->parents = sel[5].seen && sel[5].bval;
@@ -732,9 +740,10 @@ static int do_copy(struct loader *L, const struct berth_df_node *n, struct berth
 		}
 		if (strncmp(in->checksum, "sha256:", 7) && strncmp(in->checksum, "sha384:", 7) &&
 		    strncmp(in->checksum, "sha512:", 7)) {
-			r = berth_err_set(err, BERTH_E_INVALID,
-					  "ADD --checksum=%s: expected sha256:<hex> (or sha384/sha512)",
-					  in->checksum);
+			r = berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "ADD --checksum=%s: expected sha256:<hex> (or sha384/sha512)",
+			    in->checksum);
 			goto out;
 		}
 	}
@@ -823,7 +832,8 @@ static bool valid_stage_name(const char *s)
 	if (!islower((unsigned char)s[0]))
 		return false;
 	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("-_.", *s))
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    !strchr("-_.", *s))
 			return false;
 	return true;
 }
@@ -867,11 +877,10 @@ static int begin_stage(struct loader *L, const struct berth_df_node *n, struct b
 	if (*L->names.v[s->index])
 		s->name = berth_xstrdup(L->names.v[s->index]);
 
-	struct berth__df_flag fl[] = { { .name = "platform", .type = BERTH__FLAG_STRING } };
+	struct berth__df_flag fl[] = {{.name = "platform", .type = BERTH__FLAG_STRING}};
 	int r = berth__df_parse_flags(&n->flags, fl, 1, "FROM", err);
-	struct berth_shlex lx = { .escape = L->escape,
-				  .lookup = berth_shlex_env_lookup,
-				  .lookup_ctx = &L->meta_env };
+	struct berth_shlex lx = {
+	    .escape = L->escape, .lookup = berth_shlex_env_lookup, .lookup_ctx = &L->meta_env};
 	if (r == 0 && fl[0].seen && (r = berth_shlex_word(&lx, fl[0].value, &s->platform, err)) < 0)
 		berth_err_prefix(err, "FROM --platform");
 	berth__df_flags_release(fl, 1);
@@ -895,8 +904,9 @@ static int begin_stage(struct loader *L, const struct berth_df_node *n, struct b
 		state_copy(&L->st, &L->states[s->base_stage]);
 	} else {
 		L->st.workdir = berth_xstrdup("/");
-		berth_strv_push(&L->st.env,
-				"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		berth_strv_push(
+		    &L->st.env,
+		    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	}
 	return 0;
 }
@@ -949,7 +959,7 @@ static int collect_stages(struct loader *L, struct berth_err **err)
 }
 
 static void warn(struct loader *L, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void warn(struct loader *L, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -966,8 +976,8 @@ static int unknown_instruction(const struct berth_df_node *n, struct berth_err *
 	_cleanup_free_ char *k = berth_xstrdup(n->keyword);
 	for (char *c = k; *c; c++)
 		*c = (char)toupper((unsigned char)*c);
-	return berth_err_set_line(err, BERTH_E_INVALID, n->start_line,
-				  "unknown instruction: %s", k);
+	return berth_err_set_line(err, BERTH_E_INVALID, n->start_line, "unknown instruction: %s",
+				  k);
 }
 
 static int load_nodes(struct loader *L, struct berth_err **err)
@@ -989,19 +999,20 @@ static int load_nodes(struct loader *L, struct berth_err **err)
 		enum berth_df_kind kind;
 		if (kind_of(n->keyword, &kind) < 0)
 			return unknown_instruction(n, err);
-		struct berth_df_instr tmp = { .kind = kind,
-					      .line = n->start_line,
-					      .end_line = n->end_line,
-					      .node = n,
-					      .from_stage = -1,
-					      .unpack = -1 };
+		struct berth_df_instr tmp = {.kind = kind,
+					     .line = n->start_line,
+					     .end_line = n->end_line,
+					     .node = n,
+					     .from_stage = -1,
+					     .unpack = -1};
 		struct berth_df_instr *in = &tmp;
 		bool meta = f->n == 0;
 		if (meta && kind != BERTH_DF_ARG)
-			return berth_err_set_line(err, BERTH_E_INVALID, n->start_line,
-						  "%s before the first FROM: only ARG may come before "
-						  "FROM (no build stage in current context)",
-						  berth_df_kind_name(kind));
+			return berth_err_set_line(
+			    err, BERTH_E_INVALID, n->start_line,
+			    "%s before the first FROM: only ARG may come before "
+			    "FROM (no build stage in current context)",
+			    berth_df_kind_name(kind));
 		if (!meta) {
 			struct berth_df_stage *s = &f->stages[L->cur];
 			s->instrs = berth_xrealloc(s->instrs, (s->n + 1) * sizeof(*s->instrs));
@@ -1011,8 +1022,8 @@ static int load_nodes(struct loader *L, struct berth_err **err)
 		int r = meta ? do_arg(L, n, in, true, err) : dispatch(L, n, in, err);
 		if (meta) {
 			for (size_t k = 0; k < in->nkvs; k++) {
-				f->meta_args = berth_xrealloc(f->meta_args, (f->nmeta + 1) *
-										   sizeof(*f->meta_args));
+				f->meta_args = berth_xrealloc(
+				    f->meta_args, (f->nmeta + 1) * sizeof(*f->meta_args));
 				f->meta_args[f->nmeta++] = in->kvs[k];
 			}
 			free(in->kvs);
@@ -1027,8 +1038,9 @@ static int load_nodes(struct loader *L, struct berth_err **err)
 	}
 	end_stage(L);
 	if (f->n == 0)
-		return berth_err_set_line(err, BERTH_E_INVALID, ast->end_line,
-					  "no FROM instruction: a Dockerfile needs at least one stage");
+		return berth_err_set_line(
+		    err, BERTH_E_INVALID, ast->end_line,
+		    "no FROM instruction: a Dockerfile needs at least one stage");
 	return 0;
 }
 
@@ -1051,13 +1063,13 @@ static void normalise_build_args(struct loader *L)
 int berth_df_load(const char *data, size_t len, const struct berth_df_options *opt,
 		  struct berth_df_file *out, struct berth_err **err)
 {
-	static const struct berth_df_options defaults = { 0 };
+	static const struct berth_df_options defaults = {0};
 	memset(out, 0, sizeof(*out));
 	out->target = -1;
 	int r = berth_df_parse(data, len, &out->ast, err);
 	if (r < 0)
 		return r;
-	struct loader L = { .opt = opt ? opt : &defaults, .f = out, .escape = out->ast.escape };
+	struct loader L = {.opt = opt ? opt : &defaults, .f = out, .escape = out->ast.escape};
 	normalise_build_args(&L);
 	add_automatic_args(&L.meta_env, L.opt->platform);
 	for (size_t i = 0; i < out->ast.nwarnings; i++)

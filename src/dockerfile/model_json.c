@@ -27,7 +27,7 @@ static json_t *kvs_json(const struct berth_df_kv *kvs, size_t n, const char *kna
 
 static json_t *mount_json(const struct berth_df_mount *m)
 {
-	static const char *const sharing[] = { "shared", "private", "locked" };
+	static const char *const sharing[] = {"shared", "private", "locked"};
 	json_t *o = json_object();
 	json_object_set_new(o, "type", json_string(berth__df_mount_type_name(m->type)));
 	json_object_set_new(o, "target", str_or_null(m->target));
@@ -73,7 +73,7 @@ static json_t *heredocs_json(const struct berth_df_node *n)
 
 static void run_json(json_t *o, const struct berth_df_instr *in)
 {
-	static const char *const net[] = { "default", "none", "host" };
+	static const char *const net[] = {"default", "none", "host"};
 	json_object_set_new(o, "command", strv_json(&in->args));
 	json_object_set_new(o, "form", json_string(in->json ? "exec" : "shell"));
 	json_t *mounts = json_array();
@@ -92,7 +92,8 @@ static void copy_json(json_t *o, const struct berth_df_instr *in)
 	if (in->kind == BERTH_DF_COPY) {
 		json_object_set_new(o, "from", str_or_null(in->from));
 		json_object_set_new(o, "from_stage",
-				    in->from_stage >= 0 ? json_integer(in->from_stage) : json_null());
+				    in->from_stage >= 0 ? json_integer(in->from_stage)
+							: json_null());
 		json_object_set_new(o, "parents", json_boolean(in->parents));
 	} else {
 		json_object_set_new(o, "checksum", str_or_null(in->checksum));
@@ -201,7 +202,7 @@ static json_t *stage_json(const struct berth_df_file *f, const struct berth_df_s
 json_t *berth_df_file_to_json(const struct berth_df_file *f)
 {
 	json_t *o = json_object();
-	char esc[2] = { f->ast.escape, 0 };
+	char esc[2] = {f->ast.escape, 0};
 	json_object_set_new(o, "escape", json_string(esc));
 	json_object_set_new(o, "syntax", str_or_null(f->ast.syntax));
 	json_object_set_new(o, "check", str_or_null(f->ast.check));

@@ -10,9 +10,9 @@
 #include <strings.h>
 
 static const char *const mount_type_names[] = {
-	[BERTH_DF_MOUNT_BIND] = "bind",	    [BERTH_DF_MOUNT_CACHE] = "cache",
-	[BERTH_DF_MOUNT_TMPFS] = "tmpfs",   [BERTH_DF_MOUNT_SECRET] = "secret",
-	[BERTH_DF_MOUNT_SSH] = "ssh",
+    [BERTH_DF_MOUNT_BIND] = "bind",   [BERTH_DF_MOUNT_CACHE] = "cache",
+    [BERTH_DF_MOUNT_TMPFS] = "tmpfs", [BERTH_DF_MOUNT_SECRET] = "secret",
+    [BERTH_DF_MOUNT_SSH] = "ssh",
 };
 
 /* One CSV record (Go's encoding/csv, strict quotes). */
@@ -26,8 +26,9 @@ static int csv_fields(const char *s, struct berth_strv *out, struct berth_err **
 			s++;
 			for (;;) {
 				if (!*s)
-					return berth_err_set(err, BERTH_E_INVALID,
-							     "extraneous or missing \" in quoted field");
+					return berth_err_set(
+					    err, BERTH_E_INVALID,
+					    "extraneous or missing \" in quoted field");
 				if (*s == '"' && s[1] == '"') {
 					berth_buf_addch(&f, '"');
 					s += 2;
@@ -115,7 +116,8 @@ static char *path_base(const char *p)
 static int set_bool(const char *key, const char *value, bool *dst, struct berth_err **err)
 {
 	if (berth__df_parse_bool(value, dst) < 0)
-		return berth_err_set(err, BERTH_E_INVALID, "invalid value for %s: '%s'", key, value);
+		return berth_err_set(err, BERTH_E_INVALID, "invalid value for %s: '%s'", key,
+				     value);
 	return 0;
 }
 
@@ -139,9 +141,9 @@ static int mount_option(struct berth_df_mount *m, const char *key, char **value,
 				return 0;
 			}
 		}
-		return berth_err_set(err, BERTH_E_INVALID,
-				     "unsupported mount type '%s' (use bind, cache, tmpfs, secret or ssh)",
-				     v);
+		return berth_err_set(
+		    err, BERTH_E_INVALID,
+		    "unsupported mount type '%s' (use bind, cache, tmpfs, secret or ssh)", v);
 	}
 	if (!strcmp(key, "from"))
 		return set_str(&m->from, value);
@@ -178,7 +180,8 @@ static int mount_option(struct berth_df_mount *m, const char *key, char **value,
 					     "unexpected key 'size' for mount type '%s'",
 					     mount_type_names[m->type]);
 		if (parse_size(v, &m->size) < 0)
-			return berth_err_set(err, BERTH_E_INVALID, "invalid value for size: '%s'", v);
+			return berth_err_set(err, BERTH_E_INVALID, "invalid value for size: '%s'",
+					     v);
 		return 0;
 	}
 	if (!strcmp(key, "sharing")) {
@@ -194,22 +197,24 @@ static int mount_option(struct berth_df_mount *m, const char *key, char **value,
 		else if (!strcasecmp(v, "locked"))
 			m->sharing = BERTH_DF_SHARING_LOCKED;
 		else
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "unsupported sharing value '%s' (use shared, private or locked)",
-					     v);
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "unsupported sharing value '%s' (use shared, private or locked)", v);
 		return 0;
 	}
 	if (!strcmp(key, "mode")) {
 		*mode_set = true;
 		if (parse_ulong(v, 8, &m->mode) < 0)
-			return berth_err_set(err, BERTH_E_INVALID, "invalid value '%s' for mode", v);
+			return berth_err_set(err, BERTH_E_INVALID, "invalid value '%s' for mode",
+					     v);
 		return 0;
 	}
 	if (!strcmp(key, "uid") || !strcmp(key, "gid")) {
 		bool uid = key[0] == 'u';
 		*(uid ? uid_set : gid_set) = true;
 		if (parse_ulong(v, 10, uid ? &m->uid : &m->gid) < 0)
-			return berth_err_set(err, BERTH_E_INVALID, "invalid value '%s' for %s", v, key);
+			return berth_err_set(err, BERTH_E_INVALID, "invalid value '%s' for %s", v,
+					     key);
 		return 0;
 	}
 	return berth_err_set(err, BERTH_E_INVALID, "unexpected key '%s' in '%s'", key, field);
@@ -224,7 +229,10 @@ static int mount_defaults(struct berth_df_mount *m, const char *workdir, int ssh
 			 m->type == BERTH_DF_MOUNT_CACHE;
 	if (!file_info && (mode_set || uid_set || gid_set))
 		return berth_err_set(err, BERTH_E_INVALID, "%s not allowed for '%s' type mounts",
-				     mode_set ? "mode" : uid_set ? "uid" : "gid", tname);
+				     mode_set  ? "mode"
+				     : uid_set ? "uid"
+					       : "gid",
+				     tname);
 	if (sharing_set && m->type != BERTH_DF_MOUNT_CACHE)
 		return berth_err_set(err, BERTH_E_INVALID, "invalid cache sharing set for %s mount",
 				     tname);
@@ -249,10 +257,12 @@ static int mount_defaults(struct berth_df_mount *m, const char *workdir, int ssh
 	switch (m->type) {
 	case BERTH_DF_MOUNT_SECRET:
 		if (m->from)
-			return berth_err_set(err, BERTH_E_INVALID, "secret mount should not have a from");
-		if (!m->source && !m->target && !m->id)
 			return berth_err_set(err, BERTH_E_INVALID,
-					     "invalid secret mount: one of id, source or target is required");
+					     "secret mount should not have a from");
+		if (!m->source && !m->target && !m->id)
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "invalid secret mount: one of id, source or target is required");
 		if (m->source && m->id)
 			return berth_err_set(err, BERTH_E_INVALID,
 					     "secret mount: both source and id can't be set");
@@ -275,9 +285,10 @@ static int mount_defaults(struct berth_df_mount *m, const char *workdir, int ssh
 		break;
 	default:
 		if (!m->target || !*m->target)
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "mount target is required for type=%s mounts (add target=/path)",
-					     tname);
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "mount target is required for type=%s mounts (add target=/path)",
+			    tname);
 		break;
 	}
 	if (m->target) {
@@ -285,8 +296,9 @@ static int mount_defaults(struct berth_df_mount *m, const char *workdir, int ssh
 		free(m->target);
 		m->target = abs;
 		if (!strcmp(m->target, "/") && m->type != BERTH_DF_MOUNT_SECRET)
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "invalid mount target '/': cannot mount over the root");
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "invalid mount target '/': cannot mount over the root");
 	}
 	if (m->type == BERTH_DF_MOUNT_CACHE && !m->id)
 		m->id = berth_xstrdup(m->target);
@@ -310,7 +322,7 @@ int berth__df_parse_mount(const char *value, berth__df_expand_fn expand, void *c
 		const char *field = fields.v[i];
 		const char *eq = strchr(field, '=');
 		_cleanup_free_ char *key =
-			berth_xstrndup(field, eq ? (size_t)(eq - field) : strlen(field));
+		    berth_xstrndup(field, eq ? (size_t)(eq - field) : strlen(field));
 		for (char *c = key; *c; c++)
 			*c = (char)tolower((unsigned char)*c);
 		if (!eq) {
@@ -330,9 +342,10 @@ int berth__df_parse_mount(const char *value, berth__df_expand_fn expand, void *c
 				continue;
 			}
 			if (!strcmp(key, "required"))
-				return berth_err_set(err, BERTH_E_INVALID,
-						     "unexpected key 'required' for mount type '%s'",
-						     mount_type_names[m->type]);
+				return berth_err_set(
+				    err, BERTH_E_INVALID,
+				    "unexpected key 'required' for mount type '%s'",
+				    mount_type_names[m->type]);
 			return berth_err_set(err, BERTH_E_INVALID,
 					     "invalid field '%s' must be a key=value pair", field);
 		}

@@ -26,7 +26,7 @@ static bool scan_line(struct scanner *s, struct berth_sv *tok)
 		return false;
 	const char *nl = memchr(s->p, '\n', (size_t)(s->end - s->p));
 	size_t n = nl ? (size_t)(nl - s->p) + 1 : (size_t)(s->end - s->p);
-	*tok = (struct berth_sv){ s->p, n };
+	*tok = (struct berth_sv){s->p, n};
 	s->p += n;
 	return true;
 }
@@ -80,7 +80,7 @@ static bool match_directive(struct berth_sv line, struct berth_sv *key, struct b
 		return false;
 	while (i < line.len && isalnum((unsigned char)line.p[i]))
 		i++;
-	*key = (struct berth_sv){ line.p + k, i - k };
+	*key = (struct berth_sv){line.p + k, i - k};
 	while (i < line.len && (line.p[i] == ' ' || line.p[i] == '\t'))
 		i++;
 	if (i >= line.len || line.p[i] != '=')
@@ -93,7 +93,7 @@ static bool match_directive(struct berth_sv line, struct berth_sv *key, struct b
 		e--;
 	if (e == i)
 		return false; /* the value must not be empty */
-	*value = (struct berth_sv){ line.p + i, e - i };
+	*value = (struct berth_sv){line.p + i, e - i};
 	return true;
 }
 
@@ -150,7 +150,7 @@ static int process_line(struct directives *d, struct berth_sv tok, bool strip_le
 	struct berth_sv v = trim_newline(tok);
 	if (strip_left)
 		v = trim_left_space(v);
-	*out = is_comment(v) ? (struct berth_sv){ v.p, 0 } : v;
+	*out = is_comment(v) ? (struct berth_sv){v.p, 0} : v;
 	return possible_directive(d, v, lineno, err);
 }
 
@@ -204,7 +204,7 @@ static int parse_json(struct berth_df_node *n, struct berth_sv rest, struct bert
 	json_error_t jerr;
 	/* Like Go's json.Decoder, text after the array is ignored. */
 	_cleanup_json_ json_t *arr =
-		json_loadb(rest.p, rest.len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+	    json_loadb(rest.p, rest.len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
 	if (!arr || !json_is_array(arr))
 		return 0;
 	size_t i;
@@ -218,7 +218,7 @@ static int parse_json(struct berth_df_node *n, struct berth_sv rest, struct bert
 		}
 	}
 	json_array_foreach(arr, i, el)
-		node_add_arg(n, json_string_value(el), json_string_length(el));
+	    node_add_arg(n, json_string_value(el), json_string_length(el));
 	n->json = true;
 	return 1;
 }
@@ -324,7 +324,8 @@ static int parse_name_val(struct berth_df_node *n, struct berth_sv rest, const c
 		while (i < rest.len && berth__df_is_word_sep(rest.p[i]))
 			i++;
 		if (i >= rest.len)
-			return berth_err_set(err, BERTH_E_INVALID, "%s must have two arguments", key);
+			return berth_err_set(err, BERTH_E_INVALID, "%s must have two arguments",
+					     key);
 		node_add_arg(n, rest.p, k);
 		node_add_arg(n, rest.p + i, rest.len - i);
 		node_add_arg(n, "", 0);
@@ -334,9 +335,9 @@ static int parse_name_val(struct berth_df_node *n, struct berth_sv rest, const c
 		char *eq = strchr(words.v[i], '=');
 		if (!eq)
 			return berth_err_set(
-				err, BERTH_E_INVALID,
-				"syntax error - can't find = in '%s'. must be of the form: name=value",
-				words.v[i]);
+			    err, BERTH_E_INVALID,
+			    "syntax error - can't find = in '%s'. must be of the form: name=value",
+			    words.v[i]);
 		node_add_arg(n, words.v[i], (size_t)(eq - words.v[i]));
 		node_add_arg(n, eq + 1, strlen(eq + 1));
 		node_add_arg(n, "=", 1);
@@ -355,7 +356,7 @@ static int parse_health(struct berth_df_node *n, struct berth_sv rest, struct be
 	while (next < rest.len && berth__df_is_space(rest.p[next]))
 		next++;
 	node_add_arg(n, rest.p, sep);
-	return parse_maybe_json(n, (struct berth_sv){ rest.p + next, rest.len - next }, err);
+	return parse_maybe_json(n, (struct berth_sv){rest.p + next, rest.len - next}, err);
 }
 
 /* Leading `--flag` words (BuildKit's extractBuilderFlags): quotes removed,
@@ -377,7 +378,7 @@ static struct berth_sv extract_flags(struct berth_sv line, char esc, struct bert
 			if (berth__df_is_space(ch))
 				continue;
 			if (ch != '-' || pos + 1 == line.len || line.p[pos + 1] != '-')
-				return (struct berth_sv){ line.p + pos, line.len - pos };
+				return (struct berth_sv){line.p + pos, line.len - pos};
 			phase = IN_WORD;
 		}
 		if (pos == line.len) {
@@ -389,7 +390,7 @@ static struct berth_sv extract_flags(struct berth_sv line, char esc, struct bert
 			if (berth__df_is_space(ch)) {
 				phase = IN_SPACES;
 				if (strcmp(word.data, "--") == 0)
-					return (struct berth_sv){ line.p + pos, line.len - pos };
+					return (struct berth_sv){line.p + pos, line.len - pos};
 				if (blank_ok || word.len)
 					berth_strv_push(flags, word.data);
 				berth_buf_reset(&word);
@@ -424,11 +425,11 @@ static struct berth_sv extract_flags(struct berth_sv line, char esc, struct bert
 		}
 		berth_buf_addch(&word, ch);
 	}
-	return (struct berth_sv){ line.p + line.len, 0 };
+	return (struct berth_sv){line.p + line.len, 0};
 }
 
-static int node_from_line(struct berth_sv line, const struct directives *d,
-			  struct berth_df_node *n, struct berth_err **err);
+static int node_from_line(struct berth_sv line, const struct directives *d, struct berth_df_node *n,
+			  struct berth_err **err);
 
 static int dispatch(struct berth_df_node *n, struct berth_sv rest, const struct directives *d,
 		    struct berth_err **err)
@@ -474,8 +475,8 @@ static int dispatch(struct berth_df_node *n, struct berth_sv rest, const struct 
 	return 0;
 }
 
-static int node_from_line(struct berth_sv line, const struct directives *d,
-			  struct berth_df_node *n, struct berth_err **err)
+static int node_from_line(struct berth_sv line, const struct directives *d, struct berth_df_node *n,
+			  struct berth_err **err)
 {
 	n->original = berth_xstrndup(line.p, line.len);
 	struct berth_sv v = trim_space(line);
@@ -485,12 +486,12 @@ static int node_from_line(struct berth_sv line, const struct directives *d,
 	n->keyword = berth_xstrndup(v.p, i);
 	for (char *c = n->keyword; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	struct berth_sv rest = { v.p + v.len, 0 };
+	struct berth_sv rest = {v.p + v.len, 0};
 	if (i < v.len) {
 		while (i < v.len && berth__df_is_word_sep(v.p[i]))
 			i++;
 		rest = trim_space(
-			extract_flags((struct berth_sv){ v.p + i, v.len - i }, d->escape, &n->flags));
+		    extract_flags((struct berth_sv){v.p + i, v.len - i}, d->escape, &n->flags));
 	}
 	return dispatch(n, rest, d, err);
 }
@@ -534,7 +535,7 @@ static int parse_heredoc_word(const char *w, struct berth_df_heredoc *h, struct 
 	if (!*p || strchr(p, '<'))
 		return 0;
 
-	struct berth_shlex lx = { .escape = '\\', .skip_unset = true };
+	struct berth_shlex lx = {.escape = '\\', .skip_unset = true};
 	_cleanup_strv_ struct berth_strv words = BERTH_STRV_INIT;
 	_cleanup_strv_ struct berth_strv raw = BERTH_STRV_INIT;
 	if (berth_shlex_words(&lx, p, &words, err) < 0)
@@ -557,15 +558,14 @@ static int parse_heredoc_word(const char *w, struct berth_df_heredoc *h, struct 
 static int heredocs_from_line(const char *line, struct berth_df_node *n, struct berth_err **err)
 {
 	struct berth_shlex lx = {
-		.escape = '\\', .raw_quotes = true, .raw_escapes = true, .skip_unset = true
-	};
+	    .escape = '\\', .raw_quotes = true, .raw_escapes = true, .skip_unset = true};
 	_cleanup_strv_ struct berth_strv words = BERTH_STRV_INIT;
 	/* Like BuildKit, a line the lexer cannot tokenise has no heredocs. */
 	if (berth_shlex_words(&lx, line, &words, NULL) < 0)
 		return 0;
 	size_t cap = 0;
 	for (size_t i = 0; i < words.n; i++) {
-		struct berth_df_heredoc h = { 0 };
+		struct berth_df_heredoc h = {0};
 		int r = parse_heredoc_word(words.v[i], &h, err);
 		if (r < 0)
 			return r;
@@ -593,8 +593,7 @@ static void add_warning(struct berth_df_ast *ast, int line, const char *rule, ch
 {
 	size_t cap = ast->nwarnings;
 	ast->warnings = berth_xrealloc(ast->warnings, (cap + 1) * sizeof(*ast->warnings));
-	ast->warnings[ast->nwarnings++] =
-		(struct berth_df_warning){ line, berth_xstrdup(rule), msg };
+	ast->warnings[ast->nwarnings++] = (struct berth_df_warning){line, berth_xstrdup(rule), msg};
 }
 
 static int check_line_len(struct berth_sv tok, int lineno, struct berth_err **err)
@@ -631,7 +630,7 @@ static int parse_all(struct scanner *sc, struct directives *d, struct berth_df_a
 		}
 		if (is_comment(tok)) {
 			struct berth_sv c = trim_space(trim_left_space(trim_newline(tok)));
-			c = trim_space((struct berth_sv){ c.p + 1, c.len - 1 });
+			c = trim_space((struct berth_sv){c.p + 1, c.len - 1});
 			if (c.len)
 				berth_strv_push_owned(&comments, berth_xstrndup(c.p, c.len));
 			else
@@ -669,9 +668,9 @@ static int parse_all(struct scanner *sc, struct directives *d, struct berth_df_a
 						  "instruction longer than %u bytes",
 						  BERTH_DF_MAX_SIZE);
 		if (empty_cont)
-			add_warning(ast, cur, "NoEmptyContinuation",
-				    berth_xasprintf("empty continuation line found in: %s",
-						    line.data));
+			add_warning(
+			    ast, cur, "NoEmptyContinuation",
+			    berth_xasprintf("empty continuation line found in: %s", line.data));
 
 		ast->nodes = berth_xgrow(ast->nodes, sizeof(*ast->nodes), ast->n + 1, &ast->cap);
 		struct berth_df_node *n = &ast->nodes[ast->n];
@@ -679,7 +678,7 @@ static int parse_all(struct scanner *sc, struct directives *d, struct berth_df_a
 		ast->n++;
 		n->comments = comments;
 		comments = (struct berth_strv)BERTH_STRV_INIT;
-		int r = node_from_line((struct berth_sv){ line.data, line.len }, d, n, err);
+		int r = node_from_line((struct berth_sv){line.data, line.len}, d, n, err);
 		if (r < 0)
 			return set_err_line(err, start, r);
 
@@ -726,8 +725,8 @@ int berth_df_parse(const char *data, size_t len, struct berth_df_ast *ast, struc
 	if (len > BERTH_DF_MAX_SIZE)
 		return berth_err_set(err, BERTH_E_LIMIT, "dockerfile is larger than %u bytes",
 				     BERTH_DF_MAX_SIZE);
-	struct directives d = { .escape = '\\' };
-	struct scanner sc = { data, data + len };
+	struct directives d = {.escape = '\\'};
+	struct scanner sc = {data, data + len};
 	int r = parse_all(&sc, &d, ast, err);
 	ast->escape = d.escape;
 	ast->syntax = d.syntax;

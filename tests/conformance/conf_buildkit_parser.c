@@ -112,7 +112,7 @@ static void line_numbers(const char *base)
 		berth_err_free(err);
 		return;
 	}
-	static const int want[3][2] = { { 5, 5 }, { 11, 12 }, { 17, 31 } };
+	static const int want[3][2] = {{5, 5}, {11, 12}, {17, 31}};
 	bool ok = ast.start_line == 5 && ast.end_line == 31 && ast.n == 3;
 	for (size_t i = 0; ok && i < 3; i++)
 		ok = ast.nodes[i].start_line == want[i][0] && ast.nodes[i].end_line == want[i][1];

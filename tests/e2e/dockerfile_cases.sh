@@ -4,7 +4,7 @@
 # and `expect`: lines of jq boolean expressions over the --json model, or
 # `error: TEXT` (the command must exit 1 printing TEXT) or
 # `dump: TEXT` (a line of the plain dump). Each line is one test point.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 command -v jq >/dev/null || { echo "1..0 # SKIP jq is not installed (make deps)"; exit 0; }
 CASES=$(dirname "$0")/../conformance/cases
 

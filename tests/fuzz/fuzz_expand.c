@@ -19,13 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	berth_strv_push(&env, "SPACED=a  b c");
 	struct berth_strv unmatched = BERTH_STRV_INIT;
 	struct berth_shlex lx = {
-		.escape = (data[0] & 1) ? '`' : '\\',
-		.lookup = berth_shlex_env_lookup,
-		.lookup_ctx = &env,
-		.raw_quotes = data[0] & 2,
-		.raw_escapes = data[0] & 4,
-		.skip_unset = data[0] & 8,
-		.unmatched = (data[0] & 16) ? &unmatched : NULL,
+	    .escape = (data[0] & 1) ? '`' : '\\',
+	    .lookup = berth_shlex_env_lookup,
+	    .lookup_ctx = &env,
+	    .raw_quotes = data[0] & 2,
+	    .raw_escapes = data[0] & 4,
+	    .skip_unset = data[0] & 8,
+	    .unmatched = (data[0] & 16) ? &unmatched : NULL,
 	};
 	struct berth_err *err = NULL;
 	if (data[0] & 32) {

@@ -43,7 +43,8 @@ int main(int argc, char **argv)
 			int k = scandir(argv[i], &ents, NULL, by_name);
 			for (int j = 0; j < k; j++) {
 				if (ents[j]->d_name[0] != '.') {
-					char *p = berth_xasprintf("%s/%s", argv[i], ents[j]->d_name);
+					char *p =
+					    berth_xasprintf("%s/%s", argv[i], ents[j]->d_name);
 					run_file(p);
 					free(p);
 				}

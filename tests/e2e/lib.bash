@@ -13,8 +13,8 @@ diag() { sed 's/^/#   /'; }
 # check NAME COMMAND...: passes when the command succeeds.
 check() {
 	local name=$1; shift
-	if "$@" >"$TMP/out" 2>"$TMP/err"; then ok "$name"; else
-		not_ok "$name"; diag <"$TMP/err"; fi
+	if "$@" >"$TMP/.check-out" 2>"$TMP/.check-err"; then ok "$name"; else
+		not_ok "$name"; diag <"$TMP/.check-err"; fi
 }
 
 # expect_eq NAME GOT WANT
