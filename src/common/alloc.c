@@ -84,14 +84,19 @@ char *berth_xstrndup(const char *s, size_t n)
 	return p;
 }
 
-char *berth_xasprintf(const char *fmt, ...)
+char *berth_xvasprintf(const char *fmt, va_list ap)
 {
 	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		berth_oom();
+	return s;
+}
+
+char *berth_xasprintf(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int r = vasprintf(&s, fmt, ap);
+	char *s = berth_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		berth_oom();
 	return s;
 }

@@ -3,6 +3,7 @@
 #ifndef BERTH_COMMON_ALLOC_H
 #define BERTH_COMMON_ALLOC_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +29,7 @@ void *berth_xgrow(void *p, size_t size, size_t want, size_t *cap);
 char *berth_xstrdup(const char *s);
 char *berth_xstrndup(const char *s, size_t n);
 char *berth_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *berth_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Take ownership out of a cleanup-managed local: returns *pp and sets it NULL. */
 #define steal_pointer(pp)                             \

@@ -14,8 +14,7 @@ int berth_err_setv(struct berth_err **err, enum berth_err_code code, const char 
 		return -(int)code;
 	struct berth_err *e = berth_xcalloc(1, sizeof(*e));
 	e->code = code;
-	if (vasprintf(&e->msg, fmt, ap) < 0)
-		berth_oom();
+	e->msg = berth_xvasprintf(fmt, ap);
 	*err = e;
 	return -(int)code;
 }
@@ -46,11 +45,9 @@ int berth_err_sys(struct berth_err **err, int errnum, const char *fmt, ...)
 {
 	if (!err || *err)
 		return -BERTH_E_SYS;
-	_cleanup_free_ char *head = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&head, fmt, ap) < 0)
-		berth_oom();
+	_cleanup_free_ char *head = berth_xvasprintf(fmt, ap);
 	va_end(ap);
 	int r = berth_err_set(err, BERTH_E_SYS, "%s: %s", head, strerror(errnum));
 	(*err)->sys_errno = errnum;
@@ -61,15 +58,11 @@ int berth_err_prefix(struct berth_err **err, const char *fmt, ...)
 {
 	if (!err || !*err)
 		return -BERTH_E_INTERNAL;
-	_cleanup_free_ char *head = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&head, fmt, ap) < 0)
-		berth_oom();
+	_cleanup_free_ char *head = berth_xvasprintf(fmt, ap);
 	va_end(ap);
-	char *msg = NULL;
-	if (asprintf(&msg, "%s: %s", head, (*err)->msg) < 0)
-		berth_oom();
+	char *msg = berth_xasprintf("%s: %s", head, (*err)->msg);
 	free((*err)->msg);
 	(*err)->msg = msg;
 	return -(int)(*err)->code;

@@ -33,11 +33,9 @@ void berth_log(enum berth_log_level level, const char *fmt, ...)
 {
 	if (!log_sink || level < log_min)
 		return;
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		berth_oom();
+	char *msg = berth_xvasprintf(fmt, ap);
 	va_end(ap);
 	log_sink(log_ctx, level, msg);
 	free(msg);

@@ -18,11 +18,9 @@ void berth_strv_push(struct berth_strv *sv, const char *s)
 
 void berth_strv_pushf(struct berth_strv *sv, const char *fmt, ...)
 {
-	char *s = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		berth_oom();
+	char *s = berth_xvasprintf(fmt, ap);
 	va_end(ap);
 	berth_strv_push_owned(sv, s);
 }

@@ -134,6 +134,19 @@ static int node_arg(const struct berth_df_node *n, size_t i, const char **out,
 	return 0;
 }
 
+/* Copy the node's arguments from index `from` on, unexpanded. */
+static int copy_args(const struct berth_df_node *n, size_t from, struct berth_strv *out,
+		     struct berth_err **err)
+{
+	for (size_t i = from; i < n->args.n; i++) {
+		const char *a = NULL;
+		if (node_arg(n, i, &a, err) < 0)
+			return -BERTH_E_INVALID;
+		berth_strv_push(out, a);
+	}
+	return 0;
+}
+
 static int no_flags(const struct berth_df_node *n, const char *name, struct berth_err **err)
 {
 	return berth__df_parse_flags(&n->flags, NULL, 0, name, err);
@@ -193,12 +206,8 @@ static int do_run(struct loader *L, const struct berth_df_node *n, struct berth_
 		r = berth_err_set(err, BERTH_E_INVALID, "RUN requires at least one argument");
 		goto out;
 	}
-	for (size_t i = 0; i < n->args.n; i++) {
-		const char *a = NULL;
-		if ((r = node_arg(n, i, &a, err)) < 0)
-			goto out;
-		berth_strv_push(&in->args, a);
-	}
+	if ((r = copy_args(n, 0, &in->args, err)) < 0)
+		goto out;
 	in->json = n->json;
 	if (fl[1].seen) {
 		const char *v = fl[1].value;
@@ -273,12 +282,8 @@ static int do_cmd_like(struct loader *L, const struct berth_df_node *n, struct b
 			return berth_err_set(err, BERTH_E_INVALID,
 					     "SHELL requires at least one argument");
 	}
-	for (size_t i = 0; i < n->args.n; i++) {
-		const char *a = NULL;
-		if (node_arg(n, i, &a, err) < 0)
-			return -BERTH_E_INVALID;
-		berth_strv_push(&in->args, a);
-	}
+	if (copy_args(n, 0, &in->args, err) < 0)
+		return -BERTH_E_INVALID;
 	in->json = n->json;
 	return 0;
 }
@@ -483,12 +488,8 @@ static int do_healthcheck(struct loader *L, const struct berth_df_node *n,
 		goto out;
 	}
 	berth_strv_push(&in->args, n->json ? "CMD" : "CMD-SHELL");
-	for (size_t i = 1; i < n->args.n; i++) {
-		const char *a = NULL;
-		if ((r = node_arg(n, i, &a, err)) < 0)
-			goto out;
-		berth_strv_push(&in->args, a);
-	}
+	if ((r = copy_args(n, 1, &in->args, err)) < 0)
+		goto out;
 	in->json = n->json;
 	for (size_t i = 0; i < 4; i++) {
 		if (!fl[i].seen)
@@ -964,9 +965,7 @@ static void warn(struct loader *L, int line, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	_cleanup_free_ char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		berth_oom();
+	_cleanup_free_ char *msg = berth_xvasprintf(fmt, ap);
 	va_end(ap);
 	berth_strv_pushf(&L->f->warnings, "line %d: %s", line, msg);
 }
