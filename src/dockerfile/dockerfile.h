@@ -207,6 +207,9 @@ struct berth_df_instr {
 	enum berth_df_network network;
 	bool insecure;             /* --security=insecure */
 	struct berth_strv arg_env; /* in-scope ARGs with values, "K=V" */
+	/* Undeclared proxy --build-args (HTTP_PROXY, ...): in the RUN's
+	 * environment, never in history or cache keys. */
+	struct berth_strv proxy_env;
 	/* COPY / ADD */
 	char *from;     /* --from as written (never expanded) */
 	int from_stage; /* stage index --from names, or -1 */

@@ -261,6 +261,13 @@ static int do_run(struct loader *L, const struct berth_df_node *n, struct berth_
 		if (!berth_env_get(&L->st.env, L->st.args.v[i], (size_t)(eq - L->st.args.v[i])))
 			berth_strv_push(&in->arg_env, L->st.args.v[i]);
 	}
+	for (size_t i = 0; i < L->build_args.n; i++) {
+		const char *a = L->build_args.v[i];
+		size_t klen = strcspn(a, "=");
+		_cleanup_free_ char *k = berth_xstrndup(a, klen);
+		if (is_proxy_arg(k) && !berth_env_get(&L->st.args, k, klen))
+			berth_strv_push(&in->proxy_env, a);
+	}
 	r = 0;
 out:
 	berth__df_flags_release(fl, BERTH_ARRAY_SIZE(fl));
@@ -1121,6 +1128,7 @@ static void instr_release(struct berth_df_instr *in)
 		berth__df_mount_release(&in->mounts[i]);
 	free(in->mounts);
 	berth_strv_release(&in->arg_env);
+	berth_strv_release(&in->proxy_env);
 	free(in->from);
 	free(in->chown);
 	free(in->chmod);

@@ -83,6 +83,7 @@ static void run_json(json_t *o, const struct berth_df_instr *in)
 	json_object_set_new(o, "network", json_string(net[in->network]));
 	json_object_set_new(o, "security", json_string(in->insecure ? "insecure" : "sandbox"));
 	json_object_set_new(o, "arg_env", strv_json(&in->arg_env));
+	json_object_set_new(o, "proxy_env", strv_json(&in->proxy_env));
 }
 
 static void copy_json(json_t *o, const struct berth_df_instr *in)

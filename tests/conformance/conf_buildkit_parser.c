@@ -44,7 +44,8 @@ static void positive(const char *base)
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
 	_cleanup_free_ char *dir = berth_xasprintf("%s/testfiles", base);
 	list_cases(dir, &names);
-	tap_ok(names.n == 33, "buildkit-parser: 33 positive cases found (%zu)", names.n);
+	if (names.n != 33) /* a test point only when the data is incomplete */
+		tap_ok(false, "buildkit-parser: 33 positive cases found (%zu)", names.n);
 	for (size_t i = 0; i < names.n; i++) {
 		_cleanup_free_ char *df = berth_xasprintf("%s/%s/Dockerfile", dir, names.v[i]);
 		_cleanup_free_ char *res = berth_xasprintf("%s/%s/result", dir, names.v[i]);
@@ -80,7 +81,8 @@ static void negative(const char *base)
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
 	_cleanup_free_ char *dir = berth_xasprintf("%s/testfiles-negative", base);
 	list_cases(dir, &names);
-	tap_ok(names.n == 4, "buildkit-parser: 4 negative cases found (%zu)", names.n);
+	if (names.n != 4)
+		tap_ok(false, "buildkit-parser: 4 negative cases found (%zu)", names.n);
 	for (size_t i = 0; i < names.n; i++) {
 		_cleanup_free_ char *df = berth_xasprintf("%s/%s/Dockerfile", dir, names.v[i]);
 		_cleanup_buf_ struct berth_buf in;
