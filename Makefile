@@ -3,8 +3,10 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS_LIB  = jansson libcrypto
-DEPS_APT  = gcc make pkg-config libc6-dev libjansson-dev libssl-dev jq clang-format
+PKGS_LIB  = jansson libcrypto libcurl libarchive sqlite3 zlib libzstd
+DEPS_APT  = gcc make pkg-config libc6-dev libjansson-dev libssl-dev jq clang-format \
+            libcurl4-openssl-dev libarchive-dev libsqlite3-dev zlib1g-dev libzstd-dev \
+            libmicrohttpd-dev docker-registry apache2-utils skopeo umoci busybox-static attr
 FUZZ_APT  = clang libclang-rt-14-dev
 
 WARN   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -20,7 +22,7 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-MODULES  = common dockerfile
+MODULES  = common dockerfile image registry
 LIB_SRC  = $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  = $(wildcard src/cli/*.c)
@@ -29,7 +31,7 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
-TEST_BIN = $(UNIT_BIN) $(BUILD)/tests/run-conformance $(FUZZ_REPLAY)
+TEST_BIN = $(UNIT_BIN) $(BUILD)/tests/run-conformance $(FUZZ_REPLAY) $(TOOL_BIN)
 
 # Keep test objects: they are not throw-away intermediates.
 .SECONDARY:
@@ -59,6 +61,12 @@ $(BUILD)/tests/run-conformance: $(CONF_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libberth.a
 # committed corpus through them without needing clang.
 $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test tools (token server, corrupting proxy, ...): libberth + libmicrohttpd.
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/libberth.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 $(BUILD)/bench/parse_bench: $(BUILD)/bench/parse_bench.o $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
