@@ -21,6 +21,36 @@ struct cli_verb {
 int cmd_version(int argc, char **argv);
 int cmd_dockerfile(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_images(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+
+/* --- shared by the verbs (state.c, progress.c) --- */
+
+struct berth_store;
+struct berth_strv;
+struct berth_transfer_opts;
+
+/* $BERTH_HOME, else /var/lib/berth as root, else ~/.local/share/berth.
+ * Borrowed, valid until exit. */
+const char *cli_home(void);
+/* Open the store or print why not (returns CLI_FAIL). */
+int cli_open_store(struct berth_store **out);
+/* Hosts allowed over plain HTTP: --insecure-registry values plus the
+ * "insecure_registries" list of $BERTH_HOME/config.json. */
+void cli_insecure_registries(struct berth_strv *out);
+/* Fill transfer options with credentials, insecure hosts and progress
+ * output on stderr (redrawn per layer on a terminal, plain lines
+ * otherwise). Call cli_transfer_done() after. */
+void cli_transfer_init(struct berth_transfer_opts *o, struct berth_strv *insecure);
+void cli_transfer_done(void);
+/* Canonical name of a reference typed by the user, or NULL with an error
+ * printed. free(). */
+char *cli_canonical(const char *ref);
 
 /* Print "berth: <context>: <message>" (or "berth: <file>:<line>: <message>"
  * when the error names a line of `file`) and free the error. Returns

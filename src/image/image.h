@@ -176,6 +176,11 @@ int berth_store_list(struct berth_store *s, struct berth_image_entry **out, size
 		     struct berth_err **err);
 void berth_image_entry_release(struct berth_image_entry *e);
 
+/* Remove the tag `name`; then delete the blobs and unpacked layers of its
+ * image that no other tag still uses. *freed (may be NULL): bytes freed. */
+int berth_store_remove_image(struct berth_store *s, const char *name, int64_t *freed,
+			     struct berth_err **err);
+
 /* Unpacked layers: layers/<chain-hex>/ holds one layer's tree (overlay
  * lower dir). Returns a new path (free()) and whether it is complete. */
 char *berth_store_layer_dir(struct berth_store *s, const char *chain_id);
@@ -229,5 +234,27 @@ struct berth_diff_opts {
 int berth_layer_create(int upper_dirfd, int out_fd, const struct berth_diff_opts *opts,
 		       char digest[BERTH_DIGEST_LEN + 1], char diff_id[BERTH_DIGEST_LEN + 1],
 		       int64_t *size, struct berth_err **err);
+
+/* ---------------------------------------------------- OCI image layouts */
+
+/* Write the image `manifest_digest` (its manifest, config and layer blobs)
+ * as an OCI image layout in `path`: a directory (created; blobs hard-linked
+ * from the store when possible, else copied), or, when `archive` is true, an
+ * oci-archive tar file written atomically. `ref_name` (may be NULL) becomes
+ * the org.opencontainers.image.ref.name annotation. */
+int berth_layout_save(struct berth_store *s, const char *manifest_digest, const char *ref_name,
+		      const char *path, bool archive, struct berth_err **err);
+
+/* Called for each image a layout names: ref_name from index.json (or NULL),
+ * the manifest descriptor. Return negative to stop. */
+typedef int (*berth_layout_image_fn)(void *ctx, const char *ref_name,
+				     const struct berth_descriptor *manifest,
+				     struct berth_err **err);
+
+/* Import an OCI layout directory or oci-archive tar: every blob is verified
+ * against its name while copied into the store (a mismatch fails the load
+ * and nothing is tagged), then `fn` is called for each index.json entry. */
+int berth_layout_load(struct berth_store *s, const char *path, berth_layout_image_fn fn, void *ctx,
+		      struct berth_err **err);
 
 #endif

@@ -8,6 +8,7 @@
 #define BERTH_REGISTRY_H
 
 #include "common/common.h"
+#include "image/image.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -128,5 +129,38 @@ int berth_registry_push_blob(struct berth_registry *r, const char *repo, const c
 int berth_registry_put_manifest(struct berth_registry *r, const char *repo, const char *ref,
 				const void *data, size_t len, const char *media_type,
 				struct berth_err **err);
+
+/* ------------------------------------------------------ pull and push */
+
+/* Pull and push move images between a registry and the store (image.h);
+ * they live here because the registry module depends on the image module. */
+
+typedef void (*berth_status_fn)(void *ctx, const char *line);
+
+struct berth_transfer_opts {
+	const struct berth_cred_source *creds; /* NULL: anonymous only */
+	const struct berth_strv *insecure;     /* hosts allowed over plain HTTP */
+	const char *os, *arch;                 /* NULL: linux, amd64 */
+	berth_progress_fn progress;            /* per-blob bytes (may be NULL) */
+	berth_status_fn status;                /* one line per step (may be NULL) */
+	void *ctx;                             /* for both callbacks */
+};
+
+/* Pull `ref` into the store: manifest (the platform's, from an index),
+ * config, layers downloaded in parallel and verified, each layer unpacked
+ * under layers/<chain-id> (DiffIDs checked against the config), then the
+ * tag. Blobs and layers already present are reused. Interrupted pulls leave
+ * only temp files that the next store open removes. *out: the tag entry. */
+int berth_pull(struct berth_store *s, const char *ref, const struct berth_transfer_opts *o,
+	       struct berth_image_entry *out, struct berth_err **err);
+
+/* Unpack the layers of a stored image that are not unpacked yet. */
+int berth_image_unpack(struct berth_store *s, const char *manifest_digest,
+		       berth_status_fn status, void *ctx, struct berth_err **err);
+
+/* Push the local image `local` (a name in the store) to `remote` (a
+ * reference; NULL: the same name). Blobs the registry has are skipped. */
+int berth_push(struct berth_store *s, const char *local, const char *remote,
+	       const struct berth_transfer_opts *o, struct berth_err **err);
 
 #endif
