@@ -7,6 +7,13 @@
 
 static const struct cli_verb verbs[] = {
     {"dockerfile", cmd_dockerfile, "read Dockerfiles: parse, dump, show the typed model"},
+    {"pull", cmd_pull, "pull an image from a registry into the local store"},
+    {"push", cmd_push, "push a stored image to a registry"},
+    {"tag", cmd_tag, "give a stored image another name"},
+    {"images", cmd_images, "list stored images"},
+    {"image", cmd_image, "inspect, remove, save and load images (OCI layouts)"},
+    {"login", cmd_login, "keep credentials for a registry"},
+    {"logout", cmd_logout, "forget the credentials for a registry"},
     {"version", cmd_version, "print the version"},
     {"debug", cmd_debug, NULL},
 };

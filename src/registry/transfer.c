@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 __attribute__((format(printf, 2, 3))) static void status(const struct berth_transfer_opts *o,
-							  const char *fmt, ...)
+							 const char *fmt, ...)
 {
 	if (!o || !o->status)
 		return;
@@ -29,14 +29,13 @@ __attribute__((format(printf, 2, 3))) static void status(const struct berth_tran
 static int open_session(const struct berth_ref *ref, const struct berth_transfer_opts *o,
 			struct berth_registry **out, struct berth_err **err)
 {
-	struct berth_cred cred = { 0 };
+	struct berth_cred cred = {0};
 	const char *origin = NULL;
-	if (o && o->creds &&
-	    berth_creds_lookup(o->creds, ref->domain, &cred, &origin, err) < 0)
+	if (o && o->creds && berth_creds_lookup(o->creds, ref->domain, &cred, &origin, err) < 0)
 		return -BERTH_E_INVALID;
 	struct berth_registry_opts ro = {
-		.insecure = o && o->insecure && berth_strv_contains(o->insecure, ref->domain),
-		.cred = cred,
+	    .insecure = o && o->insecure && berth_strv_contains(o->insecure, ref->domain),
+	    .cred = cred,
 	};
 	int r = berth_registry_new(berth_ref_api_host(ref), &ro, out, err);
 	berth_cred_release(&cred);
@@ -79,12 +78,12 @@ static int fetch_missing(struct berth_store *s, struct berth_registry *reg, cons
 	for (size_t i = 0; i < n; i++) {
 		if (berth_blob_exists(s, descs[i].digest))
 			continue;
-		sinks[k] = (struct blob_sink){ s, descs[i].digest, descs[i].size, NULL };
-		jobs[k] = (struct berth_blob_job){ .digest = descs[i].digest,
-						   .size = descs[i].size,
-						   .sink = sink_write,
-						   .reset = sink_reset,
-						   .ctx = &sinks[k] };
+		sinks[k] = (struct blob_sink){s, descs[i].digest, descs[i].size, NULL};
+		jobs[k] = (struct berth_blob_job){.digest = descs[i].digest,
+						  .size = descs[i].size,
+						  .sink = sink_write,
+						  .reset = sink_reset,
+						  .ctx = &sinks[k]};
 		k++;
 	}
 	int r = 0;
@@ -134,8 +133,8 @@ static int unpack_one(struct unpack_job *j, struct berth_err **err)
 				     "layer %s: unsupported media type '%s'", j->layer->digest,
 				     j->layer->media_type);
 	_cleanup_free_ char *final = berth_store_layer_dir(j->s, j->chain);
-	_cleanup_free_ char *tmp = berth_xasprintf("%s/layers/%d-%s", berth_store_home(j->s),
-						   (int)getpid(), j->chain + 7);
+	_cleanup_free_ char *tmp =
+	    berth_xasprintf("%s/layers/%d-%s", berth_store_home(j->s), (int)getpid(), j->chain + 7);
 	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
 		return berth_err_sys(err, errno, "create '%s'", tmp);
 	_cleanup_close_ int dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -144,8 +143,8 @@ static int unpack_one(struct unpack_job *j, struct berth_err **err)
 	struct berth_layer_reader *rd;
 	int r = berth_layer_reader_new(fd, comp, &rd, err);
 	if (r == 0) {
-		struct berth_apply_opts ao = { .keep_owners = geteuid() == 0,
-					       .overlay_whiteouts = true };
+		struct berth_apply_opts ao = {.keep_owners = geteuid() == 0,
+					      .overlay_whiteouts = true};
 		r = berth_layer_apply(rd, dirfd, &ao, err);
 		char digest[BERTH_DIGEST_LEN + 1], diff_id[BERTH_DIGEST_LEN + 1];
 		if (r == 0) {
@@ -194,8 +193,8 @@ static int unpack_layers(struct berth_store *s, const struct berth_manifest *m,
 		return berth_err_set(err, BERTH_E_INVALID,
 				     "image has %zu layers but its config lists %zu diff_ids",
 				     m->nlayers, cfg->diff_ids.n);
-	struct unpack_queue q = { .jobs = berth_xcalloc(m->nlayers, sizeof(*q.jobs)),
-				  .n = m->nlayers };
+	struct unpack_queue q = {.jobs = berth_xcalloc(m->nlayers, sizeof(*q.jobs)),
+				 .n = m->nlayers};
 	pthread_mutex_init(&q.lock, NULL);
 	const char *parent = NULL;
 	for (size_t i = 0; i < m->nlayers; i++) {
@@ -237,9 +236,8 @@ static int unpack_layers(struct berth_store *s, const struct berth_manifest *m,
 	return r;
 }
 
-static int load_image(struct berth_store *s, const char *manifest_digest,
-		      struct berth_manifest *m, struct berth_image_config *cfg,
-		      struct berth_err **err)
+static int load_image(struct berth_store *s, const char *manifest_digest, struct berth_manifest *m,
+		      struct berth_image_config *cfg, struct berth_err **err)
 {
 	_cleanup_buf_ struct berth_buf mb, cb;
 	berth_buf_init(&mb, BERTH_MANIFEST_MAX);
@@ -267,7 +265,7 @@ int berth_image_unpack(struct berth_store *s, const char *manifest_digest,
 	struct berth_image_config cfg;
 	if (load_image(s, manifest_digest, &m, &cfg, err) < 0)
 		return -BERTH_E_INVALID;
-	struct berth_transfer_opts o = { .status = status_fn, .ctx = ctx };
+	struct berth_transfer_opts o = {.status = status_fn, .ctx = ctx};
 	int r = unpack_layers(s, &m, &cfg, &o, err);
 	berth_manifest_release(&m);
 	berth_image_config_release(&cfg);
@@ -335,7 +333,7 @@ static int pull_image(struct berth_store *s, const struct berth_ref *ref,
 		r = fetch_missing(s, reg, ref->path, &m.config, 1, o, err);
 	if (r == 0)
 		r = fetch_missing(s, reg, ref->path, m.layers, m.nlayers, o, err);
-	struct berth_image_config cfg = { 0 };
+	struct berth_image_config cfg = {0};
 	if (r == 0) {
 		_cleanup_buf_ struct berth_buf cb;
 		berth_buf_init(&cb, BERTH_CONFIG_MAX);
@@ -392,8 +390,8 @@ int berth_push(struct berth_store *s, const char *local, const char *remote,
 	}
 	_cleanup_free_ char *lname = berth_ref_string(&lref);
 	_cleanup_free_ char *rfam = berth_ref_familiar(&rref);
-	struct berth_image_entry e = { 0 };
-	struct berth_manifest m = { 0 };
+	struct berth_image_entry e = {0};
+	struct berth_manifest m = {0};
 	struct berth_registry *reg = NULL;
 	_cleanup_buf_ struct berth_buf mb;
 	berth_buf_init(&mb, BERTH_MANIFEST_MAX);
