@@ -7,15 +7,15 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: berth image inspect REF\n"
-	"       berth image rm REF...\n"
-	"       berth image save REF -o DIR|FILE.tar\n"
-	"       berth image load DIR|FILE.tar [-t NAME:TAG]\n"
-	"       berth image ls\n"
-	"\n"
-	"inspect prints JSON: the manifest digest, the config and each layer with its\n"
-	"DiffID and chain id. save writes an OCI image layout (a directory, or an\n"
-	"oci-archive when the name ends in .tar); load reads one, verifying blobs.\n";
+    "usage: berth image inspect REF\n"
+    "       berth image rm REF...\n"
+    "       berth image save REF -o DIR|FILE.tar\n"
+    "       berth image load DIR|FILE.tar [-t NAME:TAG]\n"
+    "       berth image ls\n"
+    "\n"
+    "inspect prints JSON: the manifest digest, the config and each layer with its\n"
+    "DiffID and chain id. save writes an OCI image layout (a directory, or an\n"
+    "oci-archive when the name ends in .tar); load reads one, verifying blobs.\n";
 
 /* Read a stored image: entry, manifest and config. */
 static int load(struct berth_store *s, const char *refstr, struct berth_image_entry *e,
@@ -58,18 +58,18 @@ static int inspect(struct berth_store *s, const char *ref)
 		if (diff)
 			berth_chain_id(*chain ? chain : NULL, diff, chain);
 		json_array_append_new(
-			layers, json_pack("{s:s, s:s, s:I, s:o, s:o, s:b}", "digest",
-					  m.layers[i].digest, "media_type", m.layers[i].media_type,
-					  "size", (json_int_t)m.layers[i].size, "diff_id",
-					  diff ? json_string(diff) : json_null(), "chain_id",
-					  diff ? json_string(chain) : json_null(), "unpacked",
-					  diff && berth_store_layer_ready(s, chain)));
+		    layers, json_pack("{s:s, s:s, s:I, s:o, s:o, s:b}", "digest",
+				      m.layers[i].digest, "media_type", m.layers[i].media_type,
+				      "size", (json_int_t)m.layers[i].size, "diff_id",
+				      diff ? json_string(diff) : json_null(), "chain_id",
+				      diff ? json_string(chain) : json_null(), "unpacked",
+				      diff && berth_store_layer_ready(s, chain)));
 	}
-	_cleanup_json_ json_t *o = json_pack(
-		"{s:s, s:s, s:s, s:I, s:{s:s, s:I}, s:O, s:o}", "name", e.name, "digest", e.digest,
-		"media_type", e.media_type, "size", (json_int_t)e.size, "config_descriptor",
-		"digest", m.config.digest, "size", (json_int_t)m.config.size, "config", cfg.json,
-		"layers", layers);
+	_cleanup_json_ json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:I}, s:O, s:o}", "name", e.name, "digest",
+		      e.digest, "media_type", e.media_type, "size", (json_int_t)e.size,
+		      "config_descriptor", "digest", m.config.digest, "size",
+		      (json_int_t)m.config.size, "config", cfg.json, "layers", layers);
 	_cleanup_buf_ struct berth_buf out;
 	berth_buf_init(&out, BERTH_BUF_UNLIMITED);
 	berth_json_dump_pretty(o, &out);
@@ -131,7 +131,7 @@ static int save(struct berth_store *s, int argc, char **argv)
 
 struct load_ctx {
 	struct berth_store *s;
-	const char *tag;  /* -t */
+	const char *tag; /* -t */
 	int count;
 };
 
@@ -168,7 +168,7 @@ static int load_one(void *ctx, const char *ref_name, const struct berth_descript
 
 static int load_cmd(struct berth_store *s, int argc, char **argv)
 {
-	struct load_ctx l = { .s = s };
+	struct load_ctx l = {.s = s};
 	int c;
 	optind = 1;
 	while ((c = getopt(argc, argv, "t:")) != -1) {

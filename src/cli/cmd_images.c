@@ -8,7 +8,7 @@
 
 static void human_size(int64_t n, char *out, size_t len)
 {
-	const char *units[] = { "B", "kB", "MB", "GB", "TB" };
+	const char *units[] = {"B", "kB", "MB", "GB", "TB"};
 	double v = (double)n;
 	size_t u = 0;
 	while (v >= 1000 && u + 1 < BERTH_ARRAY_SIZE(units)) {
@@ -54,8 +54,8 @@ int cmd_images(int argc, char **argv)
 			human_size(list[i].size, size, sizeof(size));
 			time_t t = (time_t)list[i].created;
 			strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", localtime(&t));
-			printf("%-50s %.19s %10s  %s\n", name ? name : list[i].name,
-			       list[i].digest, size, created);
+			printf("%-50s %.19s %10s  %s\n", name ? name : list[i].name, list[i].digest,
+			       size, created);
 		}
 		free(name);
 		berth_image_entry_release(&list[i]);

@@ -9,21 +9,21 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: berth login HOST -u USER (-p PASSWORD | --password-stdin) "
-	"[--insecure-registry HOST]\n"
-	"       berth logout HOST\n"
-	"\n"
-	"HOST as in image references: docker.io, ghcr.io, 127.0.0.1:5000, ...\n";
+    "usage: berth login HOST -u USER (-p PASSWORD | --password-stdin) "
+    "[--insecure-registry HOST]\n"
+    "       berth logout HOST\n"
+    "\n"
+    "HOST as in image references: docker.io, ghcr.io, 127.0.0.1:5000, ...\n";
 
 int cmd_login(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "username", required_argument, NULL, 'u' },
-		{ "password", required_argument, NULL, 'p' },
-		{ "password-stdin", no_argument, NULL, 's' },
-		{ "insecure-registry", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"username", required_argument, NULL, 'u'},
+	    {"password", required_argument, NULL, 'p'},
+	    {"password-stdin", no_argument, NULL, 's'},
+	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *user = NULL;
 	_cleanup_free_ char *pass = NULL;
@@ -33,12 +33,24 @@ int cmd_login(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "u:p:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': user = optarg; break;
-		case 'p': free(pass); pass = berth_xstrdup(optarg); break;
-		case 's': from_stdin = true; break;
-		case 'i': berth_strv_push(&insecure, optarg); break;
-		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage("login", "invalid option");
+		case 'u':
+			user = optarg;
+			break;
+		case 'p':
+			free(pass);
+			pass = berth_xstrdup(optarg);
+			break;
+		case 's':
+			from_stdin = true;
+			break;
+		case 'i':
+			berth_strv_push(&insecure, optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage("login", "invalid option");
 		}
 	}
 	if (optind + 1 != argc || !user || (!!pass == from_stdin))
@@ -57,12 +69,12 @@ int cmd_login(int argc, char **argv)
 	const char *host = argv[optind];
 	cli_insecure_registries(&insecure);
 	struct berth_registry_opts ro = {
-		.insecure = berth_strv_contains(&insecure, host),
-		.cred = { .username = (char *)user, .password = pass },
+	    .insecure = berth_strv_contains(&insecure, host),
+	    .cred = {.username = (char *)user, .password = pass},
 	};
 	const char *api = !strcmp(host, "docker.io") || !strcmp(host, "index.docker.io")
-				  ? "registry-1.docker.io"
-				  : host;
+			      ? "registry-1.docker.io"
+			      : host;
 	struct berth_registry *reg;
 	int r = berth_registry_new(api, &ro, &reg, &err);
 	if (r == 0) {

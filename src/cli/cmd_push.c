@@ -6,26 +6,31 @@
 #include <stdio.h>
 
 static const char usage[] =
-	"usage: berth push LOCAL [REMOTE] [--insecure-registry HOST]...\n"
-	"\n"
-	"Push the local image LOCAL to REMOTE (default: LOCAL's own name). Blobs the\n"
-	"registry already has are skipped; credentials as for 'berth pull'.\n";
+    "usage: berth push LOCAL [REMOTE] [--insecure-registry HOST]...\n"
+    "\n"
+    "Push the local image LOCAL to REMOTE (default: LOCAL's own name). Blobs the\n"
+    "registry already has are skipped; credentials as for 'berth pull'.\n";
 
 int cmd_push(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "insecure-registry", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	_cleanup_strv_ struct berth_strv insecure = BERTH_STRV_INIT;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'i': berth_strv_push(&insecure, optarg); break;
-		case 'h': fputs(usage, stdout); return CLI_OK;
-		default: return cli_usage("push", "invalid option");
+		case 'i':
+			berth_strv_push(&insecure, optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage("push", "invalid option");
 		}
 	}
 	if (optind >= argc || argc - optind > 2)

@@ -9,7 +9,7 @@
 
 static struct {
 	bool tty;
-	size_t drawn;   /* lines drawn last time */
+	size_t drawn; /* lines drawn last time */
 	double start;
 	struct berth_cred_source creds;
 } P;
@@ -53,12 +53,10 @@ void cli_transfer_init(struct berth_transfer_opts *o, struct berth_strv *insecur
 	P.tty = isatty(2);
 	P.start = now();
 	P.drawn = 0;
-	P.creds = (struct berth_cred_source){ .home = cli_home() };
+	P.creds = (struct berth_cred_source){.home = cli_home()};
 	cli_insecure_registries(insecure);
-	*o = (struct berth_transfer_opts){ .creds = &P.creds,
-					   .insecure = insecure,
-					   .progress = on_progress,
-					   .status = on_status };
+	*o = (struct berth_transfer_opts){
+	    .creds = &P.creds, .insecure = insecure, .progress = on_progress, .status = on_status};
 }
 
 void cli_transfer_done(void)

@@ -53,9 +53,8 @@ void cli_insecure_registries(struct berth_strv *out)
 	}
 	size_t i;
 	json_t *h;
-	json_array_foreach(json_object_get(j, "insecure_registries"), i, h)
-		if (json_is_string(h))
-			berth_strv_push(out, json_string_value(h));
+	json_array_foreach(json_object_get(j, "insecure_registries"), i, h) if (json_is_string(h))
+	    berth_strv_push(out, json_string_value(h));
 }
 
 char *cli_canonical(const char *refstr)

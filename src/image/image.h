@@ -14,35 +14,35 @@
 #include <sys/types.h>
 
 /* Named limits. */
-#define BERTH_REF_MAX 255                /* host[:port]/name, as most clients */
-#define BERTH_TAG_MAX 128
-#define BERTH_MANIFEST_MAX (4u << 20)    /* a manifest or index */
-#define BERTH_CONFIG_MAX (8u << 20)      /* an image config */
-#define BERTH_LAYER_PATH_MAX 4096        /* one path inside a layer */
+#define BERTH_REF_MAX         255 /* host[:port]/name, as most clients */
+#define BERTH_TAG_MAX         128
+#define BERTH_MANIFEST_MAX    (4u << 20) /* a manifest or index */
+#define BERTH_CONFIG_MAX      (8u << 20) /* an image config */
+#define BERTH_LAYER_PATH_MAX  4096       /* one path inside a layer */
 #define BERTH_LAYER_XATTR_MAX (64u << 10)
 
 /* Media types. */
-#define BERTH_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define BERTH_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define BERTH_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define BERTH_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
-#define BERTH_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define BERTH_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-#define BERTH_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define BERTH_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define BERTH_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define BERTH_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define BERTH_MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
+#define BERTH_MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
+#define BERTH_MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
+#define BERTH_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 #define BERTH_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define BERTH_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define BERTH_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
-#define BERTH_MT_DOCKER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+#define BERTH_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define BERTH_MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define BERTH_MT_DOCKER_FOREIGN  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
 /* ------------------------------------------------------------ references */
 
 /* A parsed image reference, always normalised:
  * "python:3.11" -> domain "docker.io", path "library/python", tag "3.11". */
 struct berth_ref {
-	char *domain;  /* "docker.io", "127.0.0.1:5000", "localhost", "ghcr.io" */
-	char *path;    /* repository path, lower-case components */
-	char *tag;     /* NULL when absent ("latest" is implied unless digest) */
-	char *digest;  /* "sha256:<hex>" or NULL */
+	char *domain; /* "docker.io", "127.0.0.1:5000", "localhost", "ghcr.io" */
+	char *path;   /* repository path, lower-case components */
+	char *tag;    /* NULL when absent ("latest" is implied unless digest) */
+	char *digest; /* "sha256:<hex>" or NULL */
 };
 
 /* Parse and normalise. Errors name the reference and what is wrong
@@ -76,16 +76,16 @@ struct berth_descriptor {
 	char digest[BERTH_DIGEST_LEN + 1];
 	int64_t size;
 	struct berth_platform platform; /* only in an index */
-	char *ref_name; /* org.opencontainers.image.ref.name annotation or NULL */
+	char *ref_name;                 /* org.opencontainers.image.ref.name annotation or NULL */
 };
 
 enum berth_manifest_kind { BERTH_MANIFEST_IMAGE, BERTH_MANIFEST_INDEX };
 
 struct berth_manifest {
 	enum berth_manifest_kind kind;
-	char *media_type;                 /* as served (OCI or Docker) */
-	struct berth_descriptor config;   /* image */
-	struct berth_descriptor *layers;  /* image, base first */
+	char *media_type;                /* as served (OCI or Docker) */
+	struct berth_descriptor config;  /* image */
+	struct berth_descriptor *layers; /* image, base first */
 	size_t nlayers;
 	struct berth_descriptor *manifests; /* index */
 	size_t nmanifests;
@@ -105,10 +105,10 @@ int berth_manifest_select(const struct berth_manifest *index, const char *os, co
 bool berth_layer_media_type_ok(const char *media_type);
 
 struct berth_image_config {
-	json_t *json;                 /* the whole config (owned reference) */
+	json_t *json; /* the whole config (owned reference) */
 	char *os, *architecture;
-	struct berth_strv diff_ids;   /* rootfs.diff_ids */
-	char *created;                /* RFC 3339 or NULL */
+	struct berth_strv diff_ids; /* rootfs.diff_ids */
+	char *created;              /* RFC 3339 or NULL */
 };
 
 int berth_image_config_parse(const char *data, size_t len, struct berth_image_config *out,
@@ -132,9 +132,8 @@ const char *berth_store_home(const struct berth_store *s);
 struct berth_blob_writer;
 
 /* expected_digest may be NULL (computed); expected_size < 0 when unknown. */
-int berth_blob_writer_new(struct berth_store *s, const char *expected_digest,
-			  int64_t expected_size, struct berth_blob_writer **out,
-			  struct berth_err **err);
+int berth_blob_writer_new(struct berth_store *s, const char *expected_digest, int64_t expected_size,
+			  struct berth_blob_writer **out, struct berth_err **err);
 int berth_blob_write(struct berth_blob_writer *w, const void *data, size_t len,
 		     struct berth_err **err);
 /* Verify, fsync, rename. Frees the writer in every case. digest_out may be
@@ -158,11 +157,11 @@ char *berth_blob_path(struct berth_store *s, const char *digest);
 /* Tags: canonical reference string -> manifest digest (what `berth images`
  * lists). Tagging an existing name moves it. */
 struct berth_image_entry {
-	char *name;          /* canonical, e.g. "docker.io/library/busybox:latest" */
+	char *name;                        /* canonical, e.g. "docker.io/library/busybox:latest" */
 	char digest[BERTH_DIGEST_LEN + 1]; /* manifest digest */
 	char *media_type;
-	int64_t size;        /* manifest + config + compressed layers */
-	int64_t created;     /* unix seconds the tag was written */
+	int64_t size;    /* manifest + config + compressed layers */
+	int64_t created; /* unix seconds the tag was written */
 };
 
 int berth_store_tag(struct berth_store *s, const char *name, const char *digest,
@@ -209,16 +208,19 @@ void berth_layer_reader_digests(struct berth_layer_reader *r, char digest[BERTH_
 void berth_layer_reader_free(struct berth_layer_reader *r);
 
 struct berth_apply_opts {
-	bool keep_owners;    /* chown to the tar's uid/gid (true as root) */
+	bool keep_owners;       /* chown to the tar's uid/gid (true as root) */
 	bool overlay_whiteouts; /* .wh. -> char 0/0, .wh..wh..opq -> trusted.overlay.opaque */
 };
 
 /* Apply one layer (a tar stream from `r`) into the empty directory dirfd.
  * Every path is resolved beneath dirfd: absolute names and "./" are
- * normalised, ".." that would climb out, hardlinks to outside and writes
- * through symlinks are refused with BERTH_E_INVALID naming the entry.
- * Modes, owners, mtimes, xattrs, devices, FIFOs and hardlinks are kept. The
- * whole stream is consumed (so the digests cover it). */
+ * normalised; an entry whose path climbs out with ".." and a hardlink to
+ * outside are refused with BERTH_E_INVALID naming the entry; symlinks in a
+ * path are followed as if dirfd were "/", so a symlink-then-write stays
+ * inside. Modes, owners, mtimes, xattrs, devices, FIFOs and hardlinks are
+ * kept. A tar whose end stops right after the last file's data (no padding,
+ * no end blocks, as umoci 0.4 writes) is accepted. The whole stream is
+ * consumed, so the reader's digests cover it. */
 int berth_layer_apply(struct berth_layer_reader *r, int dirfd, const struct berth_apply_opts *opts,
 		      struct berth_err **err);
 

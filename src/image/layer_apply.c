@@ -116,6 +116,7 @@ struct apply_ctx {
 	struct berth_err *read_err; /* what the reader said, for libarchive's -1 */
 	uint64_t total;             /* plain tar bytes handed to libarchive */
 	bool padded;                /* the last block was completed (see apply_read_cb) */
+	int64_t last_size;          /* data size of the last entry read */
 	uint8_t *buf;
 	struct dir_rec *dirs;
 	size_t ndirs, dirs_cap;
@@ -885,10 +886,17 @@ int berth_layer_apply(struct berth_layer_reader *r, int dirfd, const struct bert
 			berth_log_debug("apply layer: %s", archive_error_string(a));
 		else if (ar != ARCHIVE_OK)
 			return tar_error(&c, a, "apply layer", err);
+		c.last_size = archive_entry_size(e);
 		int rc = apply_entry(&c, a, e, &path, err);
 		if (rc < 0)
 			return rc;
 	}
+	/* A completed last block is only honest when the stream ended right
+	 * after the last entry's data. */
+	if (c.padded && c.last_size % 512 != (int64_t)(c.total % 512))
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "apply layer: malformed tar: the stream ends inside the last "
+				     "entry's data (truncated layer)");
 	int rc = finish_dirs(&c, err);
 	if (rc < 0)
 		return rc;

@@ -33,8 +33,8 @@ static int image_blobs(struct berth_store *s, const char *manifest_digest, struc
 	*manifest_size = (int64_t)mb.len;
 	*media_type = berth_xstrdup(m.media_type);
 	int r = m.kind == BERTH_MANIFEST_IMAGE
-			? 0
-			: berth_err_set(err, BERTH_E_UNSUPPORTED, "saving an index is not supported");
+		    ? 0
+		    : berth_err_set(err, BERTH_E_UNSUPPORTED, "saving an index is not supported");
 	berth_manifest_release(&m);
 	return r;
 }
@@ -45,9 +45,9 @@ static json_t *index_json(const char *digest, int64_t size, const char *media_ty
 	json_t *desc = json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", digest,
 				 "size", (json_int_t)size);
 	if (ref_name)
-		json_object_set_new(desc, "annotations",
-				    json_pack("{s:s}", "org.opencontainers.image.ref.name",
-					      ref_name));
+		json_object_set_new(
+		    desc, "annotations",
+		    json_pack("{s:s}", "org.opencontainers.image.ref.name", ref_name));
 	return json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2, "mediaType", BERTH_MT_OCI_INDEX,
 			 "manifests", desc);
 }
@@ -170,7 +170,8 @@ static int save_archive(struct berth_store *s, const struct berth_strv *blobs, c
 		r = tar_add(a, name, st.st_size, fd, NULL, err);
 	}
 	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
-		r = berth_err_set(err, BERTH_E_SYS, "finish '%s': %s", tmp, archive_error_string(a));
+		r = berth_err_set(err, BERTH_E_SYS, "finish '%s': %s", tmp,
+				  archive_error_string(a));
 	archive_write_free(a);
 	if (r == 0 && rename(tmp, file) < 0)
 		r = berth_err_sys(err, errno, "rename '%s' to '%s'", tmp, file);
@@ -357,8 +358,7 @@ static int load_archive(struct berth_store *s, const char *file, berth_layout_im
 	}
 	archive_read_free(a);
 	if (r == 0 && (!have_layout || !have_index))
-		r = berth_err_set(err, BERTH_E_INVALID,
-				  "'%s' is not an oci-archive (no %s)", file,
+		r = berth_err_set(err, BERTH_E_INVALID, "'%s' is not an oci-archive (no %s)", file,
 				  have_layout ? "index.json" : "oci-layout");
 	if (r == 0)
 		r = tag_images(index.data, index.len, file, fn, ctx, s, err);

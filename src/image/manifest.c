@@ -55,8 +55,8 @@ static int parse_descriptor(const json_t *j, const char *what, struct berth_desc
 		d->platform.variant = variant ? berth_xstrdup(variant) : NULL;
 	}
 	const json_t *ann = json_object_get(j, "annotations");
-	const char *ref = json_is_object(ann) ? berth_json_str(ann, "org.opencontainers.image.ref.name")
-					     : NULL;
+	const char *ref =
+	    json_is_object(ann) ? berth_json_str(ann, "org.opencontainers.image.ref.name") : NULL;
 	d->ref_name = ref ? berth_xstrdup(ref) : NULL;
 	return 0;
 }
@@ -71,8 +71,8 @@ static void descriptor_release(struct berth_descriptor *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int parse_list(const json_t *arr, const char *what, struct berth_descriptor **out,
-		      size_t *n, struct berth_err **err)
+static int parse_list(const json_t *arr, const char *what, struct berth_descriptor **out, size_t *n,
+		      struct berth_err **err)
 {
 	if (!json_is_array(arr))
 		return berth_err_set(err, BERTH_E_INVALID, "%s is missing or not a list", what);
@@ -111,8 +111,8 @@ int berth_manifest_parse(const char *data, size_t len, const char *content_type,
 		return berth_err_set(err, BERTH_E_INVALID, "manifest: schemaVersion must be 2");
 	const char *mt = berth_json_str(j, "mediaType");
 	_cleanup_free_ char *ct = content_type ? bare_type(content_type) : NULL;
-	if (ct && (!*ct || !strcmp(ct, "application/json") ||
-		   !strcmp(ct, "application/octet-stream"))) {
+	if (ct &&
+	    (!*ct || !strcmp(ct, "application/json") || !strcmp(ct, "application/octet-stream"))) {
 		free(ct);
 		ct = NULL;
 	}
@@ -167,7 +167,8 @@ int berth_manifest_select(const struct berth_manifest *index, const char *os, co
 	for (size_t i = 0; i < index->nmanifests; i++) {
 		const struct berth_descriptor *d = &index->manifests[i];
 		const struct berth_platform *p = &d->platform;
-		if (!p->os || !p->architecture || strcmp(p->os, os) || strcmp(p->architecture, arch))
+		if (!p->os || !p->architecture || strcmp(p->os, os) ||
+		    strcmp(p->architecture, arch))
 			continue;
 		if (variant && p->variant && strcmp(variant, p->variant))
 			continue;
@@ -184,10 +185,9 @@ int berth_manifest_select(const struct berth_manifest *index, const char *os, co
 			       p->architecture ? p->architecture : "?", p->variant ? "/" : "",
 			       p->variant ? p->variant : "");
 	}
-	int r = berth_err_set(err, BERTH_E_NOT_FOUND,
-			      "no image for platform %s/%s%s%s in the index (it has: %s)", os, arch,
-			      variant ? "/" : "", variant ? variant : "",
-			      have.len ? have.data : "nothing");
+	int r = berth_err_set(
+	    err, BERTH_E_NOT_FOUND, "no image for platform %s/%s%s%s in the index (it has: %s)", os,
+	    arch, variant ? "/" : "", variant ? variant : "", have.len ? have.data : "nothing");
 	berth_buf_release(&have);
 	return r;
 }
@@ -222,9 +222,9 @@ int berth_image_config_parse(const char *data, size_t len, struct berth_image_co
 	{
 		if (!json_is_string(el) || !berth_digest_valid(json_string_value(el))) {
 			berth_image_config_release(out);
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
-					     i);
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "image config: rootfs.diff_ids[%zu] is not a sha256 digest", i);
 		}
 		berth_strv_push(&out->diff_ids, json_string_value(el));
 	}

@@ -121,10 +121,11 @@ int berth_ref_parse(const char *s, struct berth_ref *out, struct berth_err **err
 		*colon = '\0';
 		if (!valid_tag(colon + 1)) {
 			berth_ref_release(out);
-			return berth_err_set(err, BERTH_E_INVALID,
-					     "image reference '%s': invalid tag '%s' (letters, digits, "
-					     "'_', '.', '-'; at most %d characters)",
-					     s, colon + 1, BERTH_TAG_MAX);
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "image reference '%s': invalid tag '%s' (letters, digits, "
+			    "'_', '.', '-'; at most %d characters)",
+			    s, colon + 1, BERTH_TAG_MAX);
 		}
 		out->tag = berth_xstrdup(colon + 1);
 	}
@@ -140,9 +141,10 @@ int berth_ref_parse(const char *s, struct berth_ref *out, struct berth_err **err
 		    (n == 9 && !memcmp(name, "localhost", 9)) || upper) {
 			if (!valid_domain(name, n)) {
 				berth_ref_release(out);
-				return berth_err_set(err, BERTH_E_INVALID,
-						     "image reference '%s': invalid registry host '%.*s'",
-						     s, (int)n, name);
+				return berth_err_set(
+				    err, BERTH_E_INVALID,
+				    "image reference '%s': invalid registry host '%.*s'", s, (int)n,
+				    name);
 			}
 			out->domain = berth_xstrndup(name, n);
 			path = first + 1;
@@ -169,10 +171,11 @@ int berth_ref_parse(const char *s, struct berth_ref *out, struct berth_err **err
 				upper |= isupper((unsigned char)p[i]);
 			berth_ref_release(out);
 			if (upper)
-				return berth_err_set(err, BERTH_E_INVALID,
-						     "image reference '%s': repository name must be "
-						     "lowercase",
-						     s);
+				return berth_err_set(
+				    err, BERTH_E_INVALID,
+				    "image reference '%s': repository name must be "
+				    "lowercase",
+				    s);
 			return berth_err_set(err, BERTH_E_INVALID,
 					     "image reference '%s': invalid repository component "
 					     "'%.*s' (use a-z, 0-9 and single separators . _ __ -)",
@@ -188,8 +191,8 @@ int berth_ref_parse(const char *s, struct berth_ref *out, struct berth_err **err
 		}
 	}
 	bool hub = !strcmp(out->domain, "docker.io");
-	out->path = hub && !strchr(path, '/') ? berth_xasprintf("library/%s", path)
-					      : berth_xstrdup(path);
+	out->path =
+	    hub && !strchr(path, '/') ? berth_xasprintf("library/%s", path) : berth_xstrdup(path);
 	if (strlen(out->domain) + 1 + strlen(out->path) > BERTH_REF_MAX) {
 		berth_ref_release(out);
 		return berth_err_set(err, BERTH_E_LIMIT,

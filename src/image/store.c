@@ -18,8 +18,8 @@
 
 struct berth_store {
 	char *home;
-	int blobs_fd;  /* blobs/sha256 */
-	int tmp_fd;    /* blobs/tmp */
+	int blobs_fd; /* blobs/sha256 */
+	int tmp_fd;   /* blobs/tmp */
 	sqlite3 *db;
 };
 
@@ -65,18 +65,17 @@ static int db_open(struct berth_store *s, struct berth_err **err)
 		return berth_err_set(err, BERTH_E_UNSUPPORTED,
 				     "state database '%s' is from a newer berth (schema %d)", path,
 				     version);
-	if (version < 1 &&
-	    db_exec(s->db,
-		    "BEGIN;"
-		    "CREATE TABLE IF NOT EXISTS images ("
-		    "  name TEXT PRIMARY KEY,"
-		    "  digest TEXT NOT NULL,"
-		    "  media_type TEXT NOT NULL,"
-		    "  size INTEGER NOT NULL,"
-		    "  created INTEGER NOT NULL);"
-		    "PRAGMA user_version = 1;"
-		    "COMMIT;",
-		    err) < 0)
+	if (version < 1 && db_exec(s->db,
+				   "BEGIN;"
+				   "CREATE TABLE IF NOT EXISTS images ("
+				   "  name TEXT PRIMARY KEY,"
+				   "  digest TEXT NOT NULL,"
+				   "  media_type TEXT NOT NULL,"
+				   "  size INTEGER NOT NULL,"
+				   "  created INTEGER NOT NULL);"
+				   "PRAGMA user_version = 1;"
+				   "COMMIT;",
+				   err) < 0)
 		return -BERTH_E_SYS;
 	return 0;
 }
@@ -123,8 +122,7 @@ int berth_store_open(const char *home, struct berth_store **out, struct berth_er
 	int r;
 	if ((r = berth_fs_mkdir_p(home, 0700, err)) < 0 ||
 	    (r = s->blobs_fd = open_dir(home, "blobs/sha256", err)) < 0 ||
-	    (r = s->tmp_fd = open_dir(home, "blobs/tmp", err)) < 0 ||
-	    (r = db_open(s, err)) < 0) {
+	    (r = s->tmp_fd = open_dir(home, "blobs/tmp", err)) < 0 || (r = db_open(s, err)) < 0) {
 		berth_err_prefix(err, "state directory '%s'", home);
 		berth_store_close(s);
 		return r;
@@ -168,9 +166,8 @@ static const char *hex_of(const char *digest)
 	return digest + 7; /* after "sha256:" */
 }
 
-int berth_blob_writer_new(struct berth_store *s, const char *expected_digest,
-			  int64_t expected_size, struct berth_blob_writer **out,
-			  struct berth_err **err)
+int berth_blob_writer_new(struct berth_store *s, const char *expected_digest, int64_t expected_size,
+			  struct berth_blob_writer **out, struct berth_err **err)
 {
 	if (expected_digest && !berth_digest_valid(expected_digest))
 		return berth_err_set(err, BERTH_E_INVALID, "invalid digest '%s'", expected_digest);
@@ -183,8 +180,8 @@ int berth_blob_writer_new(struct berth_store *s, const char *expected_digest,
 	for (int tries = 0; tries < 100; tries++) {
 		snprintf(w->tmp_name, sizeof(w->tmp_name), "%d-%u-%lx", (int)getpid(),
 			 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (long)random());
-		w->fd = openat(s->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			       0600);
+		w->fd =
+		    openat(s->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -202,9 +199,9 @@ int berth_blob_write(struct berth_blob_writer *w, const void *data, size_t len,
 		     struct berth_err **err)
 {
 	if (w->expected_size >= 0 && w->size + (int64_t)len > w->expected_size)
-		return berth_err_set(err, BERTH_E_INVALID,
-				     "blob %s: more than the expected %lld bytes",
-				     *w->expected ? w->expected : "(new)", (long long)w->expected_size);
+		return berth_err_set(
+		    err, BERTH_E_INVALID, "blob %s: more than the expected %lld bytes",
+		    *w->expected ? w->expected : "(new)", (long long)w->expected_size);
 	berth_sha256_update(&w->hash, data, len);
 	const char *p = data;
 	while (len) {
@@ -212,7 +209,8 @@ int berth_blob_write(struct berth_blob_writer *w, const void *data, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return berth_err_sys(err, errno, "write blob in '%s/blobs/tmp'", w->s->home);
+			return berth_err_sys(err, errno, "write blob in '%s/blobs/tmp'",
+					     w->s->home);
 		p += n;
 		len -= (size_t)n;
 		w->size += n;

@@ -13,12 +13,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BERTH_REGISTRY_TOKEN_MAX (64u << 10)  /* a token response */
-#define BERTH_REGISTRY_ERROR_MAX (64u << 10)  /* an error body we read */
-#define BERTH_REGISTRY_CHUNK (16u << 20)      /* PATCH chunk for large blobs */
+#define BERTH_REGISTRY_TOKEN_MAX      (64u << 10) /* a token response */
+#define BERTH_REGISTRY_ERROR_MAX      (64u << 10) /* an error body we read */
+#define BERTH_REGISTRY_CHUNK          (16u << 20) /* PATCH chunk for large blobs */
 #define BERTH_REGISTRY_MONOLITHIC_MAX (64u << 20) /* above: chunked upload */
-#define BERTH_REGISTRY_RETRIES 4              /* transient failures per request */
-#define BERTH_REGISTRY_PARALLEL 4             /* blob downloads at once */
+#define BERTH_REGISTRY_RETRIES        4           /* transient failures per request */
+#define BERTH_REGISTRY_PARALLEL       4           /* blob downloads at once */
 
 /* ----------------------------------------------------------- credentials */
 
@@ -51,8 +51,8 @@ int berth_creds_lookup(const struct berth_cred_source *src, const char *host,
 
 /* `berth login` / `berth logout`: <home>/auth.json in the containers
  * auth.json format, written atomically with mode 0600. */
-int berth_login_save(const char *home, const char *host, const char *username,
-		     const char *password, struct berth_err **err);
+int berth_login_save(const char *home, const char *host, const char *username, const char *password,
+		     struct berth_err **err);
 int berth_login_remove(const char *home, const char *host, struct berth_err **err);
 
 /* True for hosts berth talks plain HTTP to without being told:
@@ -62,9 +62,9 @@ bool berth_registry_host_is_local(const char *host);
 /* -------------------------------------------------------------- sessions */
 
 struct berth_registry_opts {
-	bool insecure;            /* plain HTTP (automatic for local hosts) */
-	struct berth_cred cred;   /* borrowed; username NULL = anonymous */
-	const char *user_agent;   /* NULL: "berth/<version>" */
+	bool insecure;          /* plain HTTP (automatic for local hosts) */
+	struct berth_cred cred; /* borrowed; username NULL = anonymous */
+	const char *user_agent; /* NULL: "berth/<version>" */
 };
 
 /* One session with one registry host (API host, e.g. registry-1.docker.io).
@@ -97,14 +97,14 @@ int berth_registry_blob_exists(struct berth_registry *r, const char *repo, const
  * before a retry, or fails the job. */
 struct berth_blob_job {
 	const char *digest;
-	int64_t size;                /* from the descriptor; -1 if unknown */
+	int64_t size; /* from the descriptor; -1 if unknown */
 	int (*sink)(void *ctx, const void *data, size_t len, struct berth_err **err);
 	int (*reset)(void *ctx, struct berth_err **err);
 	void *ctx;
 	/* out */
 	int64_t received;
-	int result;                  /* 0 or a negative code */
-	struct berth_err *err;       /* owned by the caller after the call */
+	int result;            /* 0 or a negative code */
+	struct berth_err *err; /* owned by the caller after the call */
 };
 
 /* Progress: called from the calling thread, at most a few times a second. */
@@ -155,8 +155,8 @@ int berth_pull(struct berth_store *s, const char *ref, const struct berth_transf
 	       struct berth_image_entry *out, struct berth_err **err);
 
 /* Unpack the layers of a stored image that are not unpacked yet. */
-int berth_image_unpack(struct berth_store *s, const char *manifest_digest,
-		       berth_status_fn status, void *ctx, struct berth_err **err);
+int berth_image_unpack(struct berth_store *s, const char *manifest_digest, berth_status_fn status,
+		       void *ctx, struct berth_err **err);
 
 /* Push the local image `local` (a name in the store) to `remote` (a
  * reference; NULL: the same name). Blobs the registry has are skipped. */

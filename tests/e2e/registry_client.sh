@@ -179,13 +179,14 @@ if $have_image; then
 	expect_eq "a blob the registry has is skipped" "$(cut -d' ' -f1 "$TMP/out")" exists
 	check "put the manifest" "$PROBE" "$PLAIN" put-manifest copy v1 "$TMP/manifest.json" \
 		application/vnd.oci.image.manifest.v1+json
-	if skopeo_ inspect --tls-verify=false "docker://$PLAIN/copy:v1" >"$TMP/inspect" 2>&1; then
+	if skopeo_ inspect --tls-verify=false "docker://$PLAIN/copy:v1" >"$TMP/inspect" \
+		2>"$TMP/inspect.err"; then
 		ok "skopeo inspects what we pushed"
 		expect_eq "skopeo sees our digest" "$(jq -r .Digest "$TMP/inspect")" "$want_digest"
 		expect_eq "skopeo sees the layer" "$(jq -r '.Layers[0]' "$TMP/inspect")" "$layer"
 	else
 		not_ok "skopeo inspects what we pushed"
-		diag <"$TMP/inspect"
+		diag <"$TMP/inspect.err"
 	fi
 
 	# An index and a Docker schema 2 manifest come back with their types.

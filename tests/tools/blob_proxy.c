@@ -39,9 +39,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct fetched *f = ctx;
 	size_t len = size * n;
-	static const char *const keep[] = { "content-type:", "docker-content-digest:",
-					    "www-authenticate:", "location:", "range:",
-					    "docker-upload-uuid:" };
+	static const char *const keep[] = {
+	    "content-type:", "docker-content-digest:", "www-authenticate:", "location:",
+	    "range:",        "docker-upload-uuid:"};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(keep); i++)
 		if (len > strlen(keep[i]) && !strncasecmp(p, keep[i], strlen(keep[i]))) {
 			size_t l = len;
@@ -119,7 +119,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	berth_buf_init(&target, 1 << 16);
 	berth_buf_addf(&target, "http://%s%s", upstream, url);
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, &target);
-	struct fetched f = { .headers = BERTH_STRV_INIT };
+	struct fetched f = {.headers = BERTH_STRV_INIT};
 	berth_buf_init(&f.body, 1u << 30);
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -164,8 +164,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		t->body.data[t->body.len / 2] ^= 0x55;
 	if (blob_get && mode == TRUNCATE)
 		t->limit = t->body.len / 2;
-	struct MHD_Response *resp = MHD_create_response_from_callback(
-		f.body.len, 16384, trickle_read, t, trickle_free);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_callback(f.body.len, 16384, trickle_read, t, trickle_free);
 	if (!blob_get || mode == PASS || mode == CORRUPT)
 		t->limit = t->body.len;
 	for (size_t i = 0; i < f.headers.n; i++) {
@@ -207,9 +207,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--upstream"))
 			upstream = argv[i + 1];
 		else if (!strcmp(argv[i], "--mode"))
-			mode = !strcmp(argv[i + 1], "corrupt")	  ? CORRUPT
+			mode = !strcmp(argv[i + 1], "corrupt")    ? CORRUPT
 			       : !strcmp(argv[i + 1], "truncate") ? TRUNCATE
-			       : !strcmp(argv[i + 1], "slow")	  ? SLOW
+			       : !strcmp(argv[i + 1], "slow")     ? SLOW
 								  : PASS;
 	}
 	if (!port || !upstream) {
@@ -217,13 +217,13 @@ int main(int argc, char **argv)
 				"[--mode pass|corrupt|truncate|slow]\n");
 		return 2;
 	}
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-		handle, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-		MHD_OPTION_END);
+	struct MHD_Daemon *d =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+			     NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+			     MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "blob_proxy: cannot listen on 127.0.0.1:%d\n", port);
 		return 1;

@@ -16,22 +16,22 @@ static void test_refs(void)
 	static const struct {
 		const char *in, *canonical, *familiar, *api_host;
 	} good[] = {
-		{ "python:3.11", "docker.io/library/python:3.11", "python:3.11", "registry-1.docker.io" },
-		{ "python", "docker.io/library/python:latest", "python:latest", "registry-1.docker.io" },
-		{ "library/python", "docker.io/library/python:latest", "python:latest", NULL },
-		{ "docker.io/python", "docker.io/library/python:latest", "python:latest", NULL },
-		{ "index.docker.io/library/python:3", "docker.io/library/python:3", "python:3", NULL },
-		{ "myuser/image:tag", "docker.io/myuser/image:tag", "myuser/image:tag", NULL },
-		{ "localhost/app", "localhost/app:latest", "localhost/app:latest", "localhost" },
-		{ "localhost:5000/app:v1", "localhost:5000/app:v1", NULL, "localhost:5000" },
-		{ "127.0.0.1:5000/a/b/c:t", "127.0.0.1:5000/a/b/c:t", NULL, "127.0.0.1:5000" },
-		{ "us-central1-docker.pkg.dev/p/r/img:tag", "us-central1-docker.pkg.dev/p/r/img:tag",
-		  NULL, NULL },
-		{ "123456789012.dkr.ecr.us-east-1.amazonaws.com/image:tag",
-		  "123456789012.dkr.ecr.us-east-1.amazonaws.com/image:tag", NULL, NULL },
-		{ "foo/bar:v1.0-rc_1", "docker.io/foo/bar:v1.0-rc_1", NULL, NULL },
-		{ "a/b__c/d-e.f:x", "docker.io/a/b__c/d-e.f:x", NULL, NULL },
-		{ "[::1]:5000/app", "[::1]:5000/app:latest", NULL, NULL },
+	    {"python:3.11", "docker.io/library/python:3.11", "python:3.11", "registry-1.docker.io"},
+	    {"python", "docker.io/library/python:latest", "python:latest", "registry-1.docker.io"},
+	    {"library/python", "docker.io/library/python:latest", "python:latest", NULL},
+	    {"docker.io/python", "docker.io/library/python:latest", "python:latest", NULL},
+	    {"index.docker.io/library/python:3", "docker.io/library/python:3", "python:3", NULL},
+	    {"myuser/image:tag", "docker.io/myuser/image:tag", "myuser/image:tag", NULL},
+	    {"localhost/app", "localhost/app:latest", "localhost/app:latest", "localhost"},
+	    {"localhost:5000/app:v1", "localhost:5000/app:v1", NULL, "localhost:5000"},
+	    {"127.0.0.1:5000/a/b/c:t", "127.0.0.1:5000/a/b/c:t", NULL, "127.0.0.1:5000"},
+	    {"us-central1-docker.pkg.dev/p/r/img:tag", "us-central1-docker.pkg.dev/p/r/img:tag",
+	     NULL, NULL},
+	    {"123456789012.dkr.ecr.us-east-1.amazonaws.com/image:tag",
+	     "123456789012.dkr.ecr.us-east-1.amazonaws.com/image:tag", NULL, NULL},
+	    {"foo/bar:v1.0-rc_1", "docker.io/foo/bar:v1.0-rc_1", NULL, NULL},
+	    {"a/b__c/d-e.f:x", "docker.io/a/b__c/d-e.f:x", NULL, NULL},
+	    {"[::1]:5000/app", "[::1]:5000/app:latest", NULL, NULL},
 	};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(good); i++) {
 		struct berth_ref r;
@@ -58,28 +58,28 @@ static void test_refs(void)
 	_cleanup_free_ char *both = berth_xasprintf("ghcr.io/o/r:v2@%s", dg);
 	struct berth_ref r;
 	tap_ok(berth_ref_parse(bydigest, &r, NULL) == 0 && !r.tag && !strcmp(r.digest, dg) &&
-		       !strcmp(berth_ref_api_ref(&r), dg),
+		   !strcmp(berth_ref_api_ref(&r), dg),
 	       "a digest reference has no tag and asks by digest");
 	berth_ref_release(&r);
 	tap_ok(berth_ref_parse(both, &r, NULL) == 0 && !strcmp(r.tag, "v2") &&
-		       !strcmp(berth_ref_api_ref(&r), dg),
+		   !strcmp(berth_ref_api_ref(&r), dg),
 	       "tag and digest: the digest wins");
 	berth_ref_release(&r);
 
 	static const struct {
 		const char *in, *msg;
 	} bad[] = {
-		{ "", "empty image reference" },
-		{ "Python:3", "repository name must be lowercase" },
-		{ "python:", "invalid tag ''" },
-		{ "python:-x", "invalid tag '-x'" },
-		{ "python@sha256:abc", "invalid digest 'sha256:abc'" },
-		{ "a//b", "invalid repository component" },
-		{ "a/b/", "empty repository component" },
-		{ "host:5000/", "missing repository name" },
-		{ "a..b/c", "invalid registry host 'a..b'" },
-		{ "x/a..b", "invalid repository component 'a..b'" },
-		{ "exa_mple.com/x", "invalid registry host 'exa_mple.com'" },
+	    {"", "empty image reference"},
+	    {"Python:3", "repository name must be lowercase"},
+	    {"python:", "invalid tag ''"},
+	    {"python:-x", "invalid tag '-x'"},
+	    {"python@sha256:abc", "invalid digest 'sha256:abc'"},
+	    {"a//b", "invalid repository component"},
+	    {"a/b/", "empty repository component"},
+	    {"host:5000/", "missing repository name"},
+	    {"a..b/c", "invalid registry host 'a..b'"},
+	    {"x/a..b", "invalid repository component 'a..b'"},
+	    {"exa_mple.com/x", "invalid registry host 'exa_mple.com'"},
 	};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(bad); i++) {
 		struct berth_err *err = NULL;
@@ -93,7 +93,8 @@ static void test_refs(void)
 	char big[300];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	tap_ok(berth_ref_parse(big, &r, NULL) == -BERTH_E_LIMIT, "an over-long name is a limit error");
+	tap_ok(berth_ref_parse(big, &r, NULL) == -BERTH_E_LIMIT,
+	       "an over-long name is a limit error");
 
 	char chain[BERTH_DIGEST_LEN + 1];
 	berth_chain_id(NULL, dg, chain);
@@ -120,11 +121,11 @@ static void test_manifests(void)
 	tap_ok(berth_manifest_parse(oci, strlen(oci), BERTH_MT_OCI_MANIFEST, &m, &err) == 0,
 	       "an OCI manifest parses");
 	tap_ok(m.kind == BERTH_MANIFEST_IMAGE && m.nlayers == 1 && m.layers[0].size == 20 &&
-		       !strcmp(m.config.digest, D1),
+		   !strcmp(m.config.digest, D1),
 	       "config and layers are read");
 	berth_manifest_release(&m);
 	tap_ok(berth_manifest_parse(oci, strlen(oci), BERTH_MT_DOCKER_MANIFEST, &m, &err) < 0 &&
-		       strstr(err->msg, "does not match the served type"),
+		   strstr(err->msg, "does not match the served type"),
 	       "a served type that contradicts mediaType is an error");
 	berth_err_free(err);
 	err = NULL;
@@ -134,31 +135,31 @@ static void test_manifests(void)
 	berth_manifest_release(&m);
 
 	const char *docker =
-		"{\"schemaVersion\":2,\"mediaType\":\"" BERTH_MT_DOCKER_MANIFEST "\","
-		"\"config\":{\"mediaType\":\"" BERTH_MT_DOCKER_CONFIG "\",\"digest\":\"" D1
-		"\",\"size\":10},\"layers\":[{\"mediaType\":\"" BERTH_MT_DOCKER_LAYER
-		"\",\"digest\":\"" D2 "\",\"size\":20},{\"mediaType\":\"" BERTH_MT_DOCKER_LAYER
-		"\",\"digest\":\"" D3 "\",\"size\":30}]}";
+	    "{\"schemaVersion\":2,\"mediaType\":\"" BERTH_MT_DOCKER_MANIFEST "\","
+	    "\"config\":{\"mediaType\":\"" BERTH_MT_DOCKER_CONFIG "\",\"digest\":\"" D1
+	    "\",\"size\":10},\"layers\":[{\"mediaType\":\"" BERTH_MT_DOCKER_LAYER
+	    "\",\"digest\":\"" D2 "\",\"size\":20},{\"mediaType\":\"" BERTH_MT_DOCKER_LAYER
+	    "\",\"digest\":\"" D3 "\",\"size\":30}]}";
 	tap_ok(berth_manifest_parse(docker, strlen(docker), NULL, &m, NULL) == 0 &&
-		       m.nlayers == 2 && berth_layer_media_type_ok(m.layers[1].media_type),
+		   m.nlayers == 2 && berth_layer_media_type_ok(m.layers[1].media_type),
 	       "a Docker schema 2 manifest parses with the same code");
 	berth_manifest_release(&m);
 
 	const char *index =
-		"{\"schemaVersion\":2,\"mediaType\":\"" BERTH_MT_DOCKER_LIST "\",\"manifests\":["
-		"{\"mediaType\":\"" BERTH_MT_DOCKER_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":1,"
-		"\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
-		"{\"mediaType\":\"" BERTH_MT_DOCKER_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":2,"
-		"\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+	    "{\"schemaVersion\":2,\"mediaType\":\"" BERTH_MT_DOCKER_LIST "\",\"manifests\":["
+	    "{\"mediaType\":\"" BERTH_MT_DOCKER_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":1,"
+	    "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+	    "{\"mediaType\":\"" BERTH_MT_DOCKER_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":2,"
+	    "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
 	const struct berth_descriptor *d = NULL;
 	tap_ok(berth_manifest_parse(index, strlen(index), BERTH_MT_DOCKER_LIST, &m, NULL) == 0 &&
-		       m.kind == BERTH_MANIFEST_INDEX && m.nmanifests == 2,
+		   m.kind == BERTH_MANIFEST_INDEX && m.nmanifests == 2,
 	       "a manifest list parses");
 	tap_ok(berth_manifest_select(&m, "linux", "amd64", NULL, &d, NULL) == 0 &&
-		       !strcmp(d->digest, D2),
+		   !strcmp(d->digest, D2),
 	       "linux/amd64 is selected from the list");
 	tap_ok(berth_manifest_select(&m, "linux", "s390x", NULL, &d, &err) == -BERTH_E_NOT_FOUND &&
-		       strstr(err->msg, "it has: linux/arm64/v8, linux/amd64"),
+		   strstr(err->msg, "it has: linux/arm64/v8, linux/amd64"),
 	       "a missing platform names what the index has");
 	berth_err_free(err);
 	err = NULL;
@@ -166,13 +167,14 @@ static void test_manifests(void)
 
 	const char *v1 = "{\"schemaVersion\":1,\"name\":\"x\"}";
 	tap_ok(berth_manifest_parse(v1, strlen(v1), NULL, &m, &err) == -BERTH_E_UNSUPPORTED &&
-		       strstr(err->msg, "schema 1"),
+		   strstr(err->msg, "schema 1"),
 	       "schema 1 is refused with a reason");
 	berth_err_free(err);
 	err = NULL;
-	const char *nosize = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1 "\"},\"layers\":[]}";
+	const char *nosize =
+	    "{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1 "\"},\"layers\":[]}";
 	tap_ok(berth_manifest_parse(nosize, strlen(nosize), NULL, &m, &err) < 0 &&
-		       strstr(err->msg, "needs a digest and a size"),
+		   strstr(err->msg, "needs a digest and a size"),
 	       "a descriptor without size is an error");
 	berth_err_free(err);
 
@@ -216,7 +218,7 @@ static void test_store(void)
 	       "a blob with the right digest is stored");
 	tap_ok(berth_blob_exists(s, want), "and exists");
 	tap_ok(berth_blob_put(s, "hellO", 5, want, NULL, &err) == -BERTH_E_INVALID &&
-		       strstr(err->msg, "digest mismatch"),
+		   strstr(err->msg, "digest mismatch"),
 	       "a wrong digest is refused");
 	berth_err_free(err);
 	err = NULL;
@@ -238,27 +240,27 @@ static void test_store(void)
 	err = NULL;
 
 	tap_ok(berth_store_tag(s, "docker.io/library/a:1", want, BERTH_MT_OCI_MANIFEST, 5, NULL) ==
-		       0,
+		   0,
 	       "tag");
 	tap_ok(berth_store_tag(s, "docker.io/library/a:1", D1, BERTH_MT_OCI_MANIFEST, 7, NULL) == 0,
 	       "re-tagging moves the tag");
 	struct berth_image_entry e;
 	tap_ok(berth_store_lookup(s, "docker.io/library/a:1", &e, NULL) == 0 &&
-		       !strcmp(e.digest, D1) && e.size == 7,
+		   !strcmp(e.digest, D1) && e.size == 7,
 	       "lookup finds the moved tag");
 	berth_image_entry_release(&e);
 	berth_store_tag(s, "docker.io/library/b:1", D2, BERTH_MT_OCI_MANIFEST, 1, NULL);
 	struct berth_image_entry *list;
 	size_t n;
 	tap_ok(berth_store_list(s, &list, &n, NULL) == 0 && n == 2 &&
-		       !strcmp(list[0].name, "docker.io/library/a:1"),
+		   !strcmp(list[0].name, "docker.io/library/a:1"),
 	       "list is sorted by name");
 	for (size_t i = 0; i < n; i++)
 		berth_image_entry_release(&list[i]);
 	free(list);
 	tap_ok(berth_store_untag(s, "docker.io/library/b:1", NULL) == 0, "untag");
 	tap_ok(berth_store_lookup(s, "docker.io/library/b:1", &e, &err) == -BERTH_E_NOT_FOUND &&
-		       strstr(err->msg, "is not in the store"),
+		   strstr(err->msg, "is not in the store"),
 	       "an untagged name is gone");
 	berth_err_free(err);
 	err = NULL;
