@@ -100,7 +100,7 @@ fuzz:
 	@./scripts/install-deps.sh $(FUZZ_APT)
 	@mkdir -p build/fuzz build/fuzz/corpus_$(T)
 	clang $(FUZZ_FLAGS) -o build/fuzz/fuzz_$(T) tests/fuzz/fuzz_$(T).c $(LIB_SRC) $(LDLIBS)
-	build/fuzz/fuzz_$(T) -max_total_time=$(SECONDS) -dict=tests/fuzz/$(T).dict \
+	build/fuzz/fuzz_$(T) -max_total_time=$(SECONDS) $(if $(wildcard tests/fuzz/$(T).dict),-dict=tests/fuzz/$(T).dict) \
 		build/fuzz/corpus_$(T) tests/fuzz/corpus/$(T) 2>&1 | tail -20 || true
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

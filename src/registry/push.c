@@ -31,8 +31,11 @@ static int take_location(struct upload *u, const struct berth__req *q, struct be
 		return berth_err_set(err, BERTH_E_INVALID,
 				     "registry '%s': %s: %s answered %ld without a Location",
 				     u->r->host, u->what, q->method, q->status);
+	/* Relative to the request that answered (RFC 9110); registries send
+	 * absolute URLs or absolute paths in practice. */
+	char *loc = berth__reg_resolve_against(q->url, q->hdr.location);
 	free(u->location);
-	u->location = berth__reg_resolve(u->r, q->hdr.location);
+	u->location = loc;
 	return 0;
 }
 

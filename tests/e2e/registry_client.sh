@@ -285,6 +285,9 @@ if start_registry basic 2>"$TMP/start.err"; then
 		not_ok "basic: the manifest comes back"
 		diag <"$TMP/err"
 	fi
+	check "basic: download the blob with the credentials" "$PROBE" --user "$REG_USER" \
+		--password "$REG_PASS" "$B" blob small "$small" "$TMP/got"
+	check "basic: the blob is intact" cmp "$TMP/got" "$TMP/small-config"
 	check "basic: skopeo reads it with the same credentials" skopeo_ inspect \
 		--tls-verify=false --creds "$REG_USER:$REG_PASS" "docker://$B/small:v1"
 	stop_registry "$REG_PID"
