@@ -2,7 +2,7 @@
  * write is ours, made with *at() calls relative to a parent directory that
  * was resolved beneath the layer root, so no entry, symlink or hardlink can
  * reach outside it. Whiteouts become overlayfs whiteouts (or deletions). */
-#include "image/image.h"
+#include "image/image_int.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -133,27 +133,6 @@ static void apply_ctx_release(struct apply_ctx *c)
 	map_release(&c->unpacked);
 	berth_err_free(c->read_err);
 	free(c->buf);
-}
-
-/* libarchive converts names through the thread's locale (pax "path" records,
- * hdrcharset). Both directions run under C.UTF-8, whatever main chose, so
- * names stay byte-exact and the same tree always gives the same tar. */
-struct locale_scope {
-	locale_t loc, old;
-};
-
-static void locale_enter(struct locale_scope *s)
-{
-	s->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	s->old = s->loc ? uselocale(s->loc) : (locale_t)0;
-}
-
-static void locale_leave(struct locale_scope *s)
-{
-	if (s->loc) {
-		uselocale(s->old);
-		freelocale(s->loc);
-	}
 }
 
 static void archive_read_freep(struct archive **a)
@@ -852,8 +831,8 @@ int berth_layer_apply(struct berth_layer_reader *r, int dirfd, const struct bert
 {
 	static const struct berth_apply_opts defaults = {.keep_owners = false,
 							 .overlay_whiteouts = false};
-	_cleanup_(locale_leave) struct locale_scope locale;
-	locale_enter(&locale);
+	_cleanup_(berth__locale_leave) struct berth__locale_scope locale;
+	berth__locale_enter(&locale);
 	_cleanup_(apply_ctx_release) struct apply_ctx c = {
 	    .r = r,
 	    .rootfd = dirfd,

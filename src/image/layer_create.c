@@ -1,7 +1,7 @@
 /* Creating a layer blob from an overlayfs upper directory: a deterministic
  * PAX tar (sorted entries, numeric owners, whiteouts in OCI form) written by
  * libarchive into our own gzip or zstd compressor, hashed on both sides. */
-#include "image/image.h"
+#include "image/image_int.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -567,27 +567,6 @@ static int walk_dir(struct create_ctx *c, int dirfd, struct berth_buf *path, str
 	return r;
 }
 
-/* libarchive converts names through the thread's locale (pax "path" records,
- * hdrcharset). Both directions run under C.UTF-8, whatever main chose, so
- * names stay byte-exact and the same tree always gives the same tar. */
-struct locale_scope {
-	locale_t loc, old;
-};
-
-static void locale_enter(struct locale_scope *s)
-{
-	s->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	s->old = s->loc ? uselocale(s->loc) : (locale_t)0;
-}
-
-static void locale_leave(struct locale_scope *s)
-{
-	if (s->loc) {
-		uselocale(s->old);
-		freelocale(s->loc);
-	}
-}
-
 static int create_start(struct create_ctx *c, struct berth_err **err)
 {
 	c->obuf = berth_xmalloc(CREATE_CHUNK);
@@ -644,8 +623,8 @@ int berth_layer_create(int upper_dirfd, int out_fd, const struct berth_diff_opts
 {
 	static const struct berth_diff_opts defaults = {.compression = BERTH_COMPRESS_GZIP,
 							.source_date_epoch = -1};
-	_cleanup_(locale_leave) struct locale_scope locale;
-	locale_enter(&locale);
+	_cleanup_(berth__locale_leave) struct berth__locale_scope locale;
+	berth__locale_enter(&locale);
 	_cleanup_(create_ctx_release) struct create_ctx c = {
 	    .opts = opts ? opts : &defaults,
 	    .out_fd = out_fd,

@@ -342,12 +342,6 @@ char *berth__reg_resolve_against(const char *base, const char *loc)
 	return berth_xasprintf("%.*s%s", (int)(olen + dir), base, loc);
 }
 
-char *berth__reg_resolve(struct berth_registry *r, const char *loc)
-{
-	_cleanup_free_ char *base = berth_xasprintf("%s/v2/", r->origin);
-	return berth__reg_resolve_against(base, loc);
-}
-
 char *berth__reg_url(struct berth_registry *r, const char *repo, const char *kind, const char *ref)
 {
 	return berth_xasprintf("%s/v2/%s/%s/%s", r->origin, repo, kind, ref);

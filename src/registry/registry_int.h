@@ -173,9 +173,6 @@ int berth__reg_ready(struct berth_registry *r, const char *what, struct berth_er
 int berth__reg_status_error(struct berth_registry *r, const struct berth__req *q,
 			    struct berth_err **err);
 
-/* Make `loc` (a Location header: absolute, or relative to the registry)
- * absolute, keeping its query. Returns a new string. */
-char *berth__reg_resolve(struct berth_registry *r, const char *loc);
 /* Resolve a Location against the URL it answered (absolute, "//host/x",
  * "/x" or "x"). Returns a new string. */
 char *berth__reg_resolve_against(const char *base, const char *loc);
