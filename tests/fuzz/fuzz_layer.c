@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct berth_err *err = NULL;
 		struct berth_layer_reader *r;
 		if (berth_layer_reader_new(memfd, -1, &r, &err) == 0) {
-			struct berth_apply_opts opts = { .keep_owners = false,
-							 .overlay_whiteouts = true };
+			struct berth_apply_opts opts = {.keep_owners = false,
+							.overlay_whiteouts = true};
 			berth_layer_apply(r, root, &opts, &err);
 			berth_layer_reader_free(r);
 		}
