@@ -44,19 +44,42 @@ static int open_session(const struct berth_ref *ref, const struct berth_transfer
 
 /* --- downloading into blobs --- */
 
+/* Called when a blob has been committed to the store (from the thread
+ * that runs the download). */
+typedef void (*blob_stored_fn)(void *ctx, const char *digest);
+
 struct blob_sink {
 	struct berth_store *s;
 	const char *digest;
 	int64_t size;
 	struct berth_blob_writer *w;
+	bool stored;
+	blob_stored_fn on_stored;
+	void *on_stored_ctx;
 };
 
+/* Writes into a blob writer and commits it as soon as the last byte is in,
+ * so the layer can be unpacked while other blobs still download. A digest
+ * mismatch is not the sink's error: the client sees it too, resets the sink
+ * and retries. */
 static int sink_write(void *ctx, const void *data, size_t len, struct berth_err **err)
 {
 	struct blob_sink *b = ctx;
 	if (!b->w && berth_blob_writer_new(b->s, b->digest, b->size, &b->w, err) < 0)
 		return -BERTH_E_SYS;
-	return berth_blob_write(b->w, data, len, err);
+	if (berth_blob_write(b->w, data, len, err) < 0)
+		return -BERTH_E_INVALID;
+	if (b->size < 0 || berth_blob_writer_size(b->w) != b->size)
+		return 0;
+	struct berth_err *e = NULL;
+	int r = berth_blob_commit(steal_pointer(&b->w), NULL, &e);
+	berth_err_free(e);
+	if (r == 0) {
+		b->stored = true;
+		if (b->on_stored)
+			b->on_stored(b->on_stored_ctx, b->digest);
+	}
+	return 0;
 }
 
 static int sink_reset(void *ctx, struct berth_err **err)
@@ -64,13 +87,16 @@ static int sink_reset(void *ctx, struct berth_err **err)
 	struct blob_sink *b = ctx;
 	berth_blob_abort(b->w);
 	b->w = NULL;
+	b->stored = false;
 	return 0;
 }
 
-/* Download the descriptors that are not in the store yet. */
+/* Download the descriptors that are not in the store yet; on_stored (may
+ * be NULL) hears of each blob as it lands. */
 static int fetch_missing(struct berth_store *s, struct berth_registry *reg, const char *repo,
 			 const struct berth_descriptor *descs, size_t n,
-			 const struct berth_transfer_opts *o, struct berth_err **err)
+			 const struct berth_transfer_opts *o, blob_stored_fn on_stored,
+			 void *on_stored_ctx, struct berth_err **err)
 {
 	struct berth_blob_job *jobs = berth_xcalloc(n, sizeof(*jobs));
 	struct blob_sink *sinks = berth_xcalloc(n, sizeof(*sinks));
@@ -78,7 +104,11 @@ static int fetch_missing(struct berth_store *s, struct berth_registry *reg, cons
 	for (size_t i = 0; i < n; i++) {
 		if (berth_blob_exists(s, descs[i].digest))
 			continue;
-		sinks[k] = (struct blob_sink){s, descs[i].digest, descs[i].size, NULL};
+		sinks[k] = (struct blob_sink){.s = s,
+					      .digest = descs[i].digest,
+					      .size = descs[i].size,
+					      .on_stored = on_stored,
+					      .on_stored_ctx = on_stored_ctx};
 		jobs[k] = (struct berth_blob_job){.digest = descs[i].digest,
 						  .size = descs[i].size,
 						  .sink = sink_write,
@@ -93,15 +123,15 @@ static int fetch_missing(struct berth_store *s, struct berth_registry *reg, cons
 					       o ? o->ctx : NULL, err);
 	}
 	for (size_t i = 0; i < k; i++) {
-		if (r == 0 && sinks[i].w) {
-			if (berth_blob_commit(sinks[i].w, NULL, err) < 0)
-				r = -BERTH_E_INVALID;
-		} else if (r == 0 && jobs[i].size == 0) {
-			if (berth_blob_put(s, "", 0, jobs[i].digest, NULL, err) < 0)
-				r = -BERTH_E_INVALID;
-		} else {
-			berth_blob_abort(sinks[i].w);
+		bool stored = sinks[i].stored;
+		if (r == 0 && !stored) {
+			/* An empty blob never reaches the sink. */
+			r = sinks[i].w ? berth_blob_commit(steal_pointer(&sinks[i].w), NULL, err)
+				       : berth_blob_put(s, "", 0, jobs[i].digest, NULL, err);
+			if (r == 0 && on_stored)
+				on_stored(on_stored_ctx, jobs[i].digest);
 		}
+		berth_blob_abort(sinks[i].w);
 		berth_err_free(jobs[i].err);
 	}
 	free(jobs);
@@ -166,73 +196,123 @@ static int unpack_one(struct unpack_job *j, struct berth_err **err)
 	return r;
 }
 
+/* Layers are unpacked by one worker per core as soon as their blob is in
+ * the store: before a pull starts for those already there, the others as
+ * their downloads finish. */
 struct unpack_queue {
 	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	struct unpack_job *jobs;
-	size_t n, next;
+	bool *ready, *taken;
+	size_t n;
+	bool closed; /* no more layers will become ready */
+	pthread_t th[16];
+	size_t nthreads;
 };
 
 static void *unpack_worker(void *arg)
 {
 	struct unpack_queue *q = arg;
+	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		pthread_mutex_lock(&q->lock);
-		size_t i = q->next < q->n ? q->next++ : q->n;
+		size_t i = 0;
+		while (i < q->n && (!q->ready[i] || q->taken[i]))
+			i++;
+		if (i == q->n) {
+			if (q->closed)
+				break;
+			pthread_cond_wait(&q->cond, &q->lock);
+			continue;
+		}
+		q->taken[i] = true;
 		pthread_mutex_unlock(&q->lock);
-		if (i == q->n)
-			return NULL;
 		q->jobs[i].result = unpack_one(&q->jobs[i], &q->jobs[i].err);
+		pthread_mutex_lock(&q->lock);
 	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
 }
 
-static int unpack_layers(struct berth_store *s, const struct berth_manifest *m,
-			 const struct berth_image_config *cfg, const struct berth_transfer_opts *o,
-			 struct berth_err **err)
+static void unpack_mark_ready(void *ctx, const char *digest)
 {
+	struct unpack_queue *q = ctx;
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->n; i++)
+		if (!strcmp(q->jobs[i].layer->digest, digest))
+			q->ready[i] = true;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static int unpack_start(struct unpack_queue *q, struct berth_store *s,
+			const struct berth_manifest *m, const struct berth_image_config *cfg,
+			struct berth_err **err)
+{
+	memset(q, 0, sizeof(*q));
 	if (cfg->diff_ids.n != m->nlayers)
 		return berth_err_set(err, BERTH_E_INVALID,
 				     "image has %zu layers but its config lists %zu diff_ids",
 				     m->nlayers, cfg->diff_ids.n);
-	struct unpack_queue q = {.jobs = berth_xcalloc(m->nlayers, sizeof(*q.jobs)),
-				 .n = m->nlayers};
-	pthread_mutex_init(&q.lock, NULL);
+	q->n = m->nlayers;
+	q->jobs = berth_xcalloc(q->n, sizeof(*q->jobs));
+	q->ready = berth_xcalloc(q->n, sizeof(bool));
+	q->taken = berth_xcalloc(q->n, sizeof(bool));
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
 	const char *parent = NULL;
-	for (size_t i = 0; i < m->nlayers; i++) {
-		struct unpack_job *j = &q.jobs[i];
+	for (size_t i = 0; i < q->n; i++) {
+		struct unpack_job *j = &q->jobs[i];
 		j->s = s;
 		j->layer = &m->layers[i];
 		j->diff_id = cfg->diff_ids.v[i];
 		berth_chain_id(parent, j->diff_id, j->chain);
 		parent = j->chain;
+		q->ready[i] = berth_blob_exists(s, j->layer->digest);
 	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nthreads = cores > 1 ? (size_t)cores : 1;
-	if (nthreads > m->nlayers)
-		nthreads = m->nlayers;
-	pthread_t th[16];
-	if (nthreads > BERTH_ARRAY_SIZE(th))
-		nthreads = BERTH_ARRAY_SIZE(th);
-	if (m->nlayers)
-		status(o, "unpacking %zu layer%s", m->nlayers, m->nlayers == 1 ? "" : "s");
-	size_t started = 0;
-	for (; started < nthreads; started++)
-		if (pthread_create(&th[started], NULL, unpack_worker, &q) != 0)
+	size_t want = cores > 1 ? (size_t)cores : 1;
+	if (want > q->n)
+		want = q->n;
+	if (want > BERTH_ARRAY_SIZE(q->th))
+		want = BERTH_ARRAY_SIZE(q->th);
+	for (; q->nthreads < want; q->nthreads++)
+		if (pthread_create(&q->th[q->nthreads], NULL, unpack_worker, q) != 0)
 			break;
-	if (started == 0)
-		unpack_worker(&q);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&q.lock);
+	return 0;
+}
+
+/* Close the queue, wait for the workers (or do the work here when none
+ * could start) and collect the first error. `failed`: the download failed,
+ * so layers never made ready are not an error of their own. */
+static int unpack_finish(struct unpack_queue *q, bool failed, struct berth_err **err)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = true;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	if (q->nthreads == 0 && q->n)
+		unpack_worker(q);
+	for (size_t i = 0; i < q->nthreads; i++)
+		pthread_join(q->th[i], NULL);
 	int r = 0;
-	for (size_t i = 0; i < m->nlayers; i++) {
-		if (q.jobs[i].result < 0 && r == 0) {
-			r = q.jobs[i].result;
+	for (size_t i = 0; i < q->n; i++) {
+		if (!failed && !q->taken[i] && r == 0)
+			r = berth_err_set(err, BERTH_E_INTERNAL, "layer %s was never unpacked",
+					  q->jobs[i].layer->digest);
+		if (q->jobs[i].result < 0 && r == 0) {
+			r = q->jobs[i].result;
 			if (err && !*err)
-				*err = steal_pointer(&q.jobs[i].err);
+				*err = steal_pointer(&q->jobs[i].err);
 		}
-		berth_err_free(q.jobs[i].err);
+		berth_err_free(q->jobs[i].err);
 	}
-	free(q.jobs);
+	if (q->jobs) {
+		pthread_mutex_destroy(&q->lock);
+		pthread_cond_destroy(&q->cond);
+	}
+	free(q->jobs);
+	free(q->ready);
+	free(q->taken);
 	return r;
 }
 
@@ -266,7 +346,12 @@ int berth_image_unpack(struct berth_store *s, const char *manifest_digest,
 	if (load_image(s, manifest_digest, &m, &cfg, err) < 0)
 		return -BERTH_E_INVALID;
 	struct berth_transfer_opts o = {.status = status_fn, .ctx = ctx};
-	int r = unpack_layers(s, &m, &cfg, &o, err);
+	struct unpack_queue q;
+	if (m.nlayers)
+		status(&o, "unpacking %zu layer%s", m.nlayers, m.nlayers == 1 ? "" : "s");
+	int r = unpack_start(&q, s, &m, &cfg, err);
+	if (r == 0)
+		r = unpack_finish(&q, false, err);
 	berth_manifest_release(&m);
 	berth_image_config_release(&cfg);
 	return r;
@@ -330,9 +415,7 @@ static int pull_image(struct berth_store *s, const struct berth_ref *ref,
 					  "layer %s has the unsupported media type '%s'",
 					  m.layers[i].digest, m.layers[i].media_type);
 	if (r == 0)
-		r = fetch_missing(s, reg, ref->path, &m.config, 1, o, err);
-	if (r == 0)
-		r = fetch_missing(s, reg, ref->path, m.layers, m.nlayers, o, err);
+		r = fetch_missing(s, reg, ref->path, &m.config, 1, o, NULL, NULL, err);
 	struct berth_image_config cfg = {0};
 	if (r == 0) {
 		_cleanup_buf_ struct berth_buf cb;
@@ -341,8 +424,19 @@ static int pull_image(struct berth_store *s, const struct berth_ref *ref,
 		if (r == 0)
 			r = berth_image_config_parse(cb.data, cb.len, &cfg, err);
 	}
+	/* Unpack workers start now and take each layer as it lands. */
+	struct unpack_queue q;
 	if (r == 0)
-		r = unpack_layers(s, &m, &cfg, o, err);
+		r = unpack_start(&q, s, &m, &cfg, err);
+	if (r == 0) {
+		r = fetch_missing(s, reg, ref->path, m.layers, m.nlayers, o, unpack_mark_ready, &q,
+				  err);
+		int u = unpack_finish(&q, r < 0, r < 0 ? NULL : err);
+		if (r == 0)
+			r = u;
+		if (r == 0)
+			status(o, "unpacked %zu layer%s", m.nlayers, m.nlayers == 1 ? "" : "s");
+	}
 	int64_t size = mlen + m.config.size;
 	for (size_t i = 0; i < m.nlayers; i++)
 		size += m.layers[i].size;
