@@ -27,7 +27,7 @@ _reg_cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	for p in "${_reg_pids[@]}"; do
-		wait "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
 	done
 	rm -rf "$TMP"
 }
