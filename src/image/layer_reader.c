@@ -58,6 +58,24 @@ struct berth_layer_reader {
 	char diff_id[BERTH_DIGEST_LEN + 1];
 };
 
+/* One read(2) from fd appended to the input buffer, hashed as it comes;
+ * sets in_eof at the end of fd. */
+static int read_more(struct berth_layer_reader *r, struct berth_err **err)
+{
+	for (;;) {
+		ssize_t n = read(r->fd, r->in + r->in_len, READER_CHUNK - r->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return berth_err_sys(err, errno, "read layer blob");
+		if (n == 0)
+			r->in_eof = true;
+		berth_sha256_update(&r->raw, r->in + r->in_len, (size_t)n);
+		r->in_len += (size_t)n;
+		return 0;
+	}
+}
+
 /* Refill the input buffer when it is empty. Returns 0 (in_eof set at the
  * end of fd) or a negative code. */
 static int reader_fill(struct berth_layer_reader *r, struct berth_err **err)
@@ -65,36 +83,15 @@ static int reader_fill(struct berth_layer_reader *r, struct berth_err **err)
 	if (r->in_pos < r->in_len || r->in_eof)
 		return 0;
 	r->in_pos = r->in_len = 0;
-	for (;;) {
-		ssize_t n = read(r->fd, r->in, READER_CHUNK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return berth_err_sys(err, errno, "read layer blob");
-		}
-		if (n == 0)
-			r->in_eof = true;
-		berth_sha256_update(&r->raw, r->in, (size_t)n);
-		r->in_len = (size_t)n;
-		return 0;
-	}
+	return read_more(r, err);
 }
 
 /* Read until at least `want` bytes are buffered or fd ends (for magic). */
 static int reader_prefetch(struct berth_layer_reader *r, size_t want, struct berth_err **err)
 {
-	while (r->in_len < want && !r->in_eof) {
-		ssize_t n = read(r->fd, r->in + r->in_len, READER_CHUNK - r->in_len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return berth_err_sys(err, errno, "read layer blob");
-		}
-		if (n == 0)
-			r->in_eof = true;
-		berth_sha256_update(&r->raw, r->in + r->in_len, (size_t)n);
-		r->in_len += (size_t)n;
-	}
+	while (r->in_len < want && !r->in_eof)
+		if (read_more(r, err) < 0)
+			return -BERTH_E_SYS;
 	return 0;
 }
 

@@ -448,38 +448,17 @@ static int token_fetch(struct berth_registry *r, const struct berth_strv *scopes
 	}
 
 	int rc = 0;
-	for (int attempt = 0;; attempt++) {
-		berth__req_reset_response(&q);
-		struct berth__xfer x = {.r = r, .q = &q};
-		curl_easy_reset(r->easy);
-		berth__xfer_setup(&x, r->easy, auth);
-		CURLcode c = curl_easy_perform(r->easy);
-		if (c == CURLE_OK)
-			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &q.status);
-		bool again = attempt < BERTH_REGISTRY_RETRIES &&
-			     (c != CURLE_OK ? berth__reg_transient_curl(c)
-					    : berth__reg_transient_status(q.status));
-		if (again) {
-			berth__xfer_cleanup(&x);
-			long ms = berth__reg_backoff_ms(attempt, q.hdr.retry_after);
-			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-				;
-			continue;
-		}
-		if (c != CURLE_OK) {
-			rc = berth__reg_curl_error(r, &q, c, x.errbuf, err);
-			berth_err_prefix(err, "token server '%s'", r->realm);
-		} else if (q.body.full) {
-			rc = berth_err_set(err, BERTH_E_LIMIT,
-					   "registry '%s': %s: token response from '%s' exceeds %u "
-					   "bytes",
-					   r->host, what, r->realm, BERTH_REGISTRY_TOKEN_MAX);
-		} else if (q.status != 200) {
-			rc = token_error(r, what, &q, err);
-		}
-		berth__xfer_cleanup(&x);
-		break;
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode c = berth__reg_perform_retrying(r, &q, auth, errbuf);
+	if (c != CURLE_OK) {
+		rc = berth__reg_curl_error(r, &q, c, errbuf, err);
+		berth_err_prefix(err, "token server '%s'", r->realm);
+	} else if (q.body.full) {
+		rc = berth_err_set(err, BERTH_E_LIMIT,
+				   "registry '%s': %s: token response from '%s' exceeds %u bytes",
+				   r->host, what, r->realm, BERTH_REGISTRY_TOKEN_MAX);
+	} else if (q.status != 200) {
+		rc = token_error(r, what, &q, err);
 	}
 	if (auth)
 		explicit_bzero(auth, strlen(auth));

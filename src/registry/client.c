@@ -581,6 +581,28 @@ static bool is_redirect(long s)
 	return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
 
+CURLcode berth__reg_perform_retrying(struct berth_registry *r, struct berth__req *q,
+				     const char *auth, char *errbuf)
+{
+	for (int attempt = 0;; attempt++) {
+		berth__req_reset_response(q);
+		struct berth__xfer x = {.r = r, .q = q};
+		curl_easy_reset(r->easy);
+		berth__xfer_setup(&x, r->easy, auth);
+		CURLcode c = curl_easy_perform(r->easy);
+		memcpy(errbuf, x.errbuf, CURL_ERROR_SIZE);
+		berth__xfer_cleanup(&x);
+		if (c == CURLE_OK)
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &q->status);
+		bool again = attempt < BERTH_REGISTRY_RETRIES &&
+			     (c != CURLE_OK ? berth__reg_transient_curl(c)
+					    : berth__reg_transient_status(q->status));
+		if (!again)
+			return c;
+		berth__sleep_ms(berth__reg_backoff_ms(attempt, q->hdr.retry_after));
+	}
+}
+
 /* GET /v2/ without credentials: learns the auth scheme. *status: the
  * answer. */
 static int reg_learn(struct berth_registry *r, const char *what, long *status,
@@ -590,27 +612,11 @@ static int reg_learn(struct berth_registry *r, const char *what, long *status,
 	berth__req_init(&q, what, "GET", berth_xasprintf("%s/v2/", r->origin));
 	r->auth = BERTH__AUTH_NONE;
 	int rc = 0;
-	for (int attempt = 0;; attempt++) {
-		berth__req_reset_response(&q);
-		struct berth__xfer x = {.r = r, .q = &q};
-		curl_easy_reset(r->easy);
-		berth__xfer_setup(&x, r->easy, NULL);
-		CURLcode c = curl_easy_perform(r->easy);
-		berth__xfer_cleanup(&x);
-		if (c == CURLE_OK)
-			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &q.status);
-		bool again = attempt < BERTH_REGISTRY_RETRIES &&
-			     (c != CURLE_OK ? berth__reg_transient_curl(c)
-					    : berth__reg_transient_status(q.status));
-		if (again) {
-			berth__sleep_ms(berth__reg_backoff_ms(attempt, q.hdr.retry_after));
-			continue;
-		}
-		if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && q.body.full)) {
-			rc = berth__reg_curl_error(r, &q, c, x.errbuf, err);
-			r->auth = BERTH__AUTH_UNKNOWN;
-		}
-		break;
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode c = berth__reg_perform_retrying(r, &q, NULL, errbuf);
+	if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && q.body.full)) {
+		rc = berth__reg_curl_error(r, &q, c, errbuf, err);
+		r->auth = BERTH__AUTH_UNKNOWN;
 	}
 	if (rc == 0) {
 		*status = q.status;

@@ -218,6 +218,13 @@ struct berth__xfer {
  * by curl. Call berth__xfer_cleanup() after the transfer. */
 void berth__xfer_setup(struct berth__xfer *x, CURL *easy, const char *auth);
 void berth__xfer_cleanup(struct berth__xfer *x);
+
+/* Perform q once with `auth` (may be NULL), retrying transient curl errors
+ * and statuses with backoff. Returns curl's code of the last try; q->status
+ * is set when that is CURLE_OK; errbuf (CURL_ERROR_SIZE bytes) receives
+ * curl's message for berth__reg_curl_error(). */
+CURLcode berth__reg_perform_retrying(struct berth_registry *r, struct berth__req *q,
+				     const char *auth, char *errbuf);
 /* Reset the response side of q before another attempt. */
 void berth__req_reset_response(struct berth__req *q);
 /* curl's words for a failure, lower-cased (a new string). */
