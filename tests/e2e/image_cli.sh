@@ -186,7 +186,11 @@ proxy slow
 export BERTH_HOME=$TMP/home-killed
 "$BERTH" pull $PROXY/bb:1 >/dev/null 2>&1 &
 bp=$!
-for _ in $(seq 100); do [ -n "$(ls -A "$BERTH_HOME/blobs/tmp" 2>/dev/null)" ] && break; sleep 0.05; done
+# Kill it once a layer is half way down (a temp blob over 100 kB).
+for _ in $(seq 300); do
+	[ -n "$(find "$BERTH_HOME/blobs/tmp" -type f -size +100k 2>/dev/null)" ] && break
+	sleep 0.05
+done
 kill -9 $bp; wait $bp 2>/dev/null
 check "killed: it left a temp blob behind" test -n "$(ls -A "$BERTH_HOME/blobs/tmp" 2>/dev/null)"
 "$BERTH" pull $PLAIN/bb:1 >/dev/null 2>"$TMP/err"; rc=$?
