@@ -28,6 +28,7 @@ int cmd_images(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+int cmd_container(int argc, char **argv);
 
 /* --- shared by the verbs (state.c, progress.c) --- */
 
@@ -51,6 +52,12 @@ void cli_transfer_done(void);
 /* Canonical name of a reference typed by the user, or NULL with an error
  * printed. free(). */
 char *cli_canonical(const char *ref);
+
+/* Resolve IMAGE for a container: look it up in the store (pulling it when
+ * absent), unpack missing layers, and fill o->image, image_digest, lowers
+ * and image_config. Prints errors; returns CLI_OK or CLI_FAIL. */
+struct berth_container_opts;
+int cli_container_image(const char *ref, struct berth_container_opts *o, bool quiet);
 
 /* Print "berth: <context>: <message>" (or "berth: <file>:<line>: <message>"
  * when the error names a line of `file`) and free the error. Returns

@@ -24,19 +24,9 @@ static int load(struct berth_store *s, const char *refstr, struct berth_image_en
 	_cleanup_free_ char *name = cli_canonical(refstr);
 	if (!name)
 		return -BERTH_E_INVALID;
-	_cleanup_buf_ struct berth_buf mb, cb;
-	berth_buf_init(&mb, BERTH_MANIFEST_MAX);
-	berth_buf_init(&cb, BERTH_CONFIG_MAX);
 	if (berth_store_lookup(s, name, e, err) < 0)
 		return -BERTH_E_NOT_FOUND;
-	if (berth_blob_read(s, e->digest, BERTH_MANIFEST_MAX, &mb, err) < 0 ||
-	    berth_manifest_parse(mb.data, mb.len, NULL, m, err) < 0) {
-		berth_image_entry_release(e);
-		return -BERTH_E_INVALID;
-	}
-	if (berth_blob_read(s, m->config.digest, BERTH_CONFIG_MAX, &cb, err) < 0 ||
-	    berth_image_config_parse(cb.data, cb.len, cfg, err) < 0) {
-		berth_manifest_release(m);
+	if (berth_image_load(s, e->digest, m, cfg, err) < 0) {
 		berth_image_entry_release(e);
 		return -BERTH_E_INVALID;
 	}

@@ -12,6 +12,7 @@ static const struct cli_verb verbs[] = {
     {"tag", cmd_tag, "give a stored image another name"},
     {"images", cmd_images, "list stored images"},
     {"image", cmd_image, "inspect, remove, save and load images (OCI layouts)"},
+    {"container", cmd_container, "run containers from stored images (run, ls, logs, stop, rm)"},
     {"login", cmd_login, "keep credentials for a registry"},
     {"logout", cmd_logout, "forget the credentials for a registry"},
     {"version", cmd_version, "print the version"},

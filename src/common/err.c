@@ -88,6 +88,7 @@ const char *berth_err_code_name(enum berth_err_code code)
 	    [BERTH_E_AUTH] = "auth",
 	    [BERTH_E_UNSUPPORTED] = "unsupported",
 	    [BERTH_E_INTERNAL] = "internal",
+	    [BERTH_E_TIMEOUT] = "timeout",
 	};
 	if ((unsigned)code >= sizeof(names) / sizeof(names[0]) || !names[code])
 		return "internal";

@@ -23,6 +23,7 @@ enum berth_err_code {
 	BERTH_E_AUTH = 6,
 	BERTH_E_UNSUPPORTED = 7,
 	BERTH_E_INTERNAL = 8,
+	BERTH_E_TIMEOUT = 9, /* waited as long as asked; the thing is still going */
 };
 
 struct berth_err {

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -347,8 +348,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int berth_fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-			  struct berth_err **err)
+static int write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			 bool durable, struct berth_err **err)
 {
 	const char *slash = strrchr(name, '/');
 	const char *base = slash ? slash + 1 : name;
@@ -379,7 +380,7 @@ int berth_fs_write_atomic(int dirfd, const char *name, const void *data, size_t 
 		r = berth_err_sys(err, -r, "write '%s'", name);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		r = berth_err_sys(err, errno, "write '%s': fsync", name);
 		goto out;
 	}
@@ -397,12 +398,24 @@ int berth_fs_write_atomic(int dirfd, const char *name, const void *data, size_t 
 	tmp = NULL; /* renamed: nothing to clean up any more */
 	/* Make the rename itself durable. Some filesystems cannot fsync a
 	 * directory (EINVAL); the data is in place regardless. */
-	if (fsync(dfd) < 0 && errno != EINVAL)
+	if (durable && fsync(dfd) < 0 && errno != EINVAL)
 		return berth_err_sys(err, errno, "write '%s': fsync directory", name);
 	return 0;
 out:
 	unlinkat(dfd, tmp, 0);
 	return r;
+}
+
+int berth_fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			  struct berth_err **err)
+{
+	return write_replace(dirfd, name, data, len, mode, true, err);
+}
+
+int berth_fs_write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			   struct berth_err **err)
+{
+	return write_replace(dirfd, name, data, len, mode, false, err);
 }
 
 int berth_fs_mkdir_p(const char *path, mode_t mode, struct berth_err **err)

@@ -31,6 +31,12 @@ int berth_fs_read_file(const char *path, size_t max, struct berth_buf *out, stru
 int berth_fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 			  struct berth_err **err);
 
+/* The same without the fsyncs: readers see the old or the new content,
+ * never a mix, but a power cut may lose the write. For state that does not
+ * outlive the processes it describes (runner state). */
+int berth_fs_write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			   struct berth_err **err);
+
 /* mkdir -p on the host (paths that berth itself chose). */
 int berth_fs_mkdir_p(const char *path, mode_t mode, struct berth_err **err);
 

@@ -180,6 +180,11 @@ void berth_image_entry_release(struct berth_image_entry *e);
 int berth_store_remove_image(struct berth_store *s, const char *name, int64_t *freed,
 			     struct berth_err **err);
 
+/* Read a stored image: its manifest (must be an image, not an index) and
+ * config. Release both on success. */
+int berth_image_load(struct berth_store *s, const char *manifest_digest, struct berth_manifest *m,
+		     struct berth_image_config *cfg, struct berth_err **err);
+
 /* Unpacked layers: layers/<chain-hex>/ holds one layer's tree (overlay
  * lower dir). Returns a new path (free()) and whether it is complete. */
 char *berth_store_layer_dir(struct berth_store *s, const char *chain_id);

@@ -316,34 +316,12 @@ static int unpack_finish(struct unpack_queue *q, bool failed, struct berth_err *
 	return r;
 }
 
-static int load_image(struct berth_store *s, const char *manifest_digest, struct berth_manifest *m,
-		      struct berth_image_config *cfg, struct berth_err **err)
-{
-	_cleanup_buf_ struct berth_buf mb, cb;
-	berth_buf_init(&mb, BERTH_MANIFEST_MAX);
-	berth_buf_init(&cb, BERTH_CONFIG_MAX);
-	if (berth_blob_read(s, manifest_digest, BERTH_MANIFEST_MAX, &mb, err) < 0 ||
-	    berth_manifest_parse(mb.data, mb.len, NULL, m, err) < 0)
-		return -BERTH_E_INVALID;
-	if (m->kind != BERTH_MANIFEST_IMAGE) {
-		berth_manifest_release(m);
-		return berth_err_set(err, BERTH_E_INVALID, "%s is an index, not an image",
-				     manifest_digest);
-	}
-	if (berth_blob_read(s, m->config.digest, BERTH_CONFIG_MAX, &cb, err) < 0 ||
-	    berth_image_config_parse(cb.data, cb.len, cfg, err) < 0) {
-		berth_manifest_release(m);
-		return -BERTH_E_INVALID;
-	}
-	return 0;
-}
-
 int berth_image_unpack(struct berth_store *s, const char *manifest_digest,
 		       berth_status_fn status_fn, void *ctx, struct berth_err **err)
 {
 	struct berth_manifest m;
 	struct berth_image_config cfg;
-	if (load_image(s, manifest_digest, &m, &cfg, err) < 0)
+	if (berth_image_load(s, manifest_digest, &m, &cfg, err) < 0)
 		return -BERTH_E_INVALID;
 	struct berth_transfer_opts o = {.status = status_fn, .ctx = ctx};
 	struct unpack_queue q;

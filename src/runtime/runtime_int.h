@@ -1,0 +1,106 @@
+/* Internals shared by the runtime module's files. */
+#ifndef BERTH_RUNTIME_INT_H
+#define BERTH_RUNTIME_INT_H
+
+#include "runtime/runtime.h"
+
+/* The default capability set (Docker's): what a container's root keeps. */
+extern const char *const berth__default_caps[];
+
+/* A mount in config.json terms. */
+struct berth__mount {
+	const char *dest, *type, *source;
+	const char *options[9]; /* NULL-terminated */
+};
+
+/* Everything config.json is made of; all borrowed. */
+struct berth__spec_in {
+	const char *rootfs; /* absolute */
+	char *const *args;  /* NULL-terminated, non-empty */
+	char *const *env;   /* NULL-terminated */
+	const char *cwd;
+	const struct berth_user *user;
+	const char *hostname;
+	enum berth_network network;
+	const struct berth__mount *mounts; /* after the standard ones */
+	size_t nmounts;
+	const struct berth_gpu_device *devices;
+	size_t ndevices;
+	int64_t memory, pids; /* 0: no limit */
+	double cpus;
+	const char *cgroups_path; /* NULL: none */
+	const json_t *seccomp;    /* NULL: none */
+};
+
+/* config.json for `in`; a new reference. */
+json_t *berth__spec_build(const struct berth__spec_in *in);
+
+/* The process a container runs, from the image config and the overrides
+ * (Docker's rules: --entrypoint drops the image's Cmd; args after the image
+ * replace Cmd). Empty is an error that says what to do. */
+int berth__process_args(const struct berth_container_opts *o, struct berth_strv *out,
+			struct berth_err **err);
+/* Env: the image's, PATH when missing, HOSTNAME, HOME, then o->env. */
+void berth__process_env(const struct berth_container_opts *o, const char *hostname,
+			const char *home, struct berth_strv *out);
+/* WorkingDir, else "/". Borrowed from o. */
+const char *berth__process_cwd(const struct berth_container_opts *o);
+/* User, else "". Borrowed from o. */
+const char *berth__process_user(const struct berth_container_opts *o);
+
+/* --- runners --- */
+
+struct berth_runner {
+	char *home;
+	char *dir; /* $BERTH_HOME/runners/<id> */
+	char id[17];
+	const struct berth_container_opts *o; /* borrowed until berth_runner_free() */
+	struct berth_oci_runtime rt;
+	char *rt_root; /* the runtime's --root */
+	struct berth_cgroup_info cg;
+	struct berth_strv args; /* the process */
+	struct berth_strv warnings;
+	int lock_fd; /* flock held by the creator, then by the monitor */
+	struct berth_runner_info info;
+};
+
+/* Inside the monitor's mount namespace, with the rootfs mounted: resolve
+ * the user, write the side files and secrets, find GPUs, and write
+ * config.json. */
+int berth__bundle_write(struct berth_runner *r, struct berth_err **err);
+
+/* The monitor: everything from the private namespace to the recorded exit.
+ * notify_fd (or -1) gets "ok <pid>\n" once the container runs, or
+ * "error <message>\n". */
+int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int notify_fd,
+		   int *exit_code, struct berth_err **err);
+
+/* --- runner state (runners/<id>/state.json) --- */
+
+#define BERTH_RUNNER_STATE_MAX (1u << 20)
+
+int berth__state_read(const char *dir, struct berth_runner_info *out, struct berth_err **err);
+int berth__state_write(const char *dir, const struct berth_runner_info *i, bool rm,
+		       struct berth_err **err);
+/* Is a monitor holding runners/<id>/lock? */
+bool berth__runner_locked(const char *dir);
+/* `RUNTIME --root ROOT ARGS...` (args NULL-terminated, e.g. {"kill", id,
+ * "TERM", NULL}), output captured; 0 or an error with the runtime's own
+ * message. */
+int berth__runtime_call(const char *path, const char *root, const char *const *args,
+			struct berth_err **err);
+
+/* --- CRI log lines --- */
+
+struct berth__log_writer {
+	int fd;
+	struct berth_buf pending[2]; /* partial line per stream: 0 stdout, 1 stderr */
+};
+void berth__log_init(struct berth__log_writer *w, int fd);
+/* Append output of stream 0/1; whole lines become "F" records, a partial
+ * line over the cap becomes a "P" record. */
+void berth__log_add(struct berth__log_writer *w, int stream, const char *data, size_t len);
+/* Write what is pending as "P" records and release. */
+void berth__log_finish(struct berth__log_writer *w);
+
+#endif
