@@ -3,11 +3,11 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS_LIB  = jansson libcrypto libcurl libarchive sqlite3 zlib libzstd
+PKGS_LIB  = jansson libcrypto libcurl libarchive sqlite3 zlib libzstd libseccomp
 DEPS_APT  = gcc make pkg-config libc6-dev libjansson-dev libssl-dev jq clang-format \
             libcurl4-openssl-dev libarchive-dev libsqlite3-dev zlib1g-dev libzstd-dev \
             libmicrohttpd-dev docker-registry apache2-utils skopeo umoci busybox-static attr \
-            runc crun
+            libseccomp-dev runc crun
 FUZZ_APT  = clang libclang-rt-14-dev
 
 WARN   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \

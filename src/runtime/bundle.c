@@ -208,6 +208,8 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 	_cleanup_strv_ struct berth_strv env = BERTH_STRV_INIT;
 	json_t *seccomp = NULL, *cfg = NULL;
 	const char *hostname = o->hostname && *o->hostname ? o->hostname : r->id;
+	_cleanup_free_ char *bpf = NULL;
+	_cleanup_free_ char *cache = berth_xasprintf("%s/cache/seccomp", r->home);
 	_cleanup_free_ char *cgpath = NULL, *path = berth_xasprintf("%s/config.json", r->dir);
 	_cleanup_buf_ struct berth_buf b;
 	berth_buf_init(&b, 16u << 20);
@@ -249,7 +251,11 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 		}
 	for (const char *const *c = berth__default_caps; *c; c++)
 		berth_strv_push(&caps, *c);
-	if (berth_seccomp_default(&caps, &seccomp, err) < 0) {
+	/* crun gets the filter precompiled (cached) in an annotation and no
+	 * linux.seccomp to parse; other runtimes compile linux.seccomp. */
+	if (strcmp(r->rt.name, "crun") == 0
+		? berth__seccomp_default_bpf_b64(&caps, cache, &bpf, err) < 0
+		: berth_seccomp_default(&caps, &seccomp, err) < 0) {
 		rc = berth_err_prefix(err, "seccomp profile");
 		goto out;
 	}
@@ -272,6 +278,7 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 	    .cpus = r->cg.cpu ? o->cpus : 0,
 	    .cgroups_path = cgpath,
 	    .seccomp = seccomp,
+	    .seccomp_bpf = bpf,
 	};
 	cfg = berth__spec_build(&in);
 	if (!cfg || berth_json_dump_pretty(cfg, &b) < 0) {

@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -23,6 +22,8 @@
 /* Output kept back until the runtime says the container started, so that a
  * failed start reads as one error instead of runtime noise. */
 #define EARLY_OUTPUT_MAX (256u * 1024)
+/* How often to look for the runtime's pid file while the container starts. */
+#define START_POLL_MS 2
 /* One page of mount(2) option data, less the terminating NUL. */
 #define MOUNT_DATA_MAX 4095
 
@@ -230,38 +231,42 @@ static int spawn_runtime(struct berth_runner *r, int out_w, int err_w, struct be
 	return berth_spawn_start(&sp, err);
 }
 
-static int run_loop(struct loop *l, pid_t child, int out_r, int err_r, int sfd, int ifd,
-		    int *exit_code)
+/* Has the runtime written the pid file (it does so once the process runs)? */
+static bool pid_file_written(const struct berth_runner *r)
+{
+	_cleanup_free_ char *pidfile = berth_xasprintf("%s/pid", r->dir);
+	struct stat st;
+	return stat(pidfile, &st) == 0 && st.st_size > 0;
+}
+
+static int run_loop(struct loop *l, pid_t child, int out_r, int err_r, int sfd, int *exit_code)
 {
 	int fds[2] = {out_r, err_r};
 	bool reaped = false;
 	int status = 0;
 	char buf[65536];
 	while (!reaped || fds[0] >= 0 || fds[1] >= 0) {
-		struct pollfd p[4] = {
-		    {fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
-		int timeout = -1;
-		if (l->stopping && !reaped)
+		struct pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {sfd, POLLIN, 0}};
+		/* Until the pid file shows up, look for it every few ms: cheaper
+		 * than inotify, whose teardown costs milliseconds per container. */
+		int timeout = l->started ? -1 : START_POLL_MS;
+		if (l->stopping && !reaped && (timeout < 0 || ms_until(&l->kill_at) < timeout))
 			timeout = ms_until(&l->kill_at);
 		if (reaped)
 			timeout = 2000; /* drain: a leftover writer must not hang us */
-		int n = poll(p, 4, timeout);
+		int n = poll(p, 3, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (!l->started && !reaped && pid_file_written(l->r))
+			mark_started(l);
 		if (n == 0) {
 			if (reaped)
 				break;
-			runtime_kill(l, "KILL");
-			l->kill_at.tv_sec += 3600;
+			if (l->stopping && ms_until(&l->kill_at) == 0) {
+				runtime_kill(l, "KILL");
+				l->kill_at.tv_sec += 3600;
+			}
 			continue;
-		}
-		if (ifd >= 0 && (p[3].revents & POLLIN)) {
-			ssize_t k = read(ifd, buf, sizeof(buf));
-			(void)k;
-			_cleanup_free_ char *pidfile = berth_xasprintf("%s/pid", l->r->dir);
-			struct stat st;
-			if (stat(pidfile, &st) == 0 && st.st_size > 0)
-				mark_started(l);
 		}
 		for (int s = 0; s < 2; s++) {
 			if (fds[s] < 0 || !(p[s].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -346,24 +351,20 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &old);
-	int sfd = -1, ifd = -1, pout[2] = {-1, -1}, perr[2] = {-1, -1}, logfd = -1;
+	int sfd = -1, pout[2] = {-1, -1}, perr[2] = {-1, -1}, logfd = -1;
 	int rc = -1;
 	struct berth_err *e = NULL;
 	_cleanup_free_ char *logpath = berth_xasprintf("%s/container.log", r->dir);
-	_cleanup_free_ char *pidfile = berth_xasprintf("%s/pid", r->dir);
 
 	if (enter_private_namespace(r, &e) < 0 || mount_rootfs(r, &e) < 0 ||
 	    berth__bundle_write(r, &e) < 0)
 		goto fail;
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (logfd < 0 || sfd < 0 || ifd < 0 || pipe2(pout, O_CLOEXEC) < 0 ||
-	    pipe2(perr, O_CLOEXEC) < 0) {
+	if (logfd < 0 || sfd < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
 		berth_err_sys(&e, errno, "runner %s: set up the monitor", r->id);
 		goto fail;
 	}
-	inotify_add_watch(ifd, r->dir, IN_CLOSE_WRITE | IN_MOVED_TO);
 	berth__log_init(&l.log, logfd);
 	berth_buf_init(&l.early[0], EARLY_OUTPUT_MAX);
 	berth_buf_init(&l.early[1], EARLY_OUTPUT_MAX);
@@ -376,9 +377,8 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 		goto fail_log;
 	}
 	int code = 0;
-	run_loop(&l, child, pout[0], perr[0], sfd, ifd, &code);
-	struct stat st;
-	if (!l.started && stat(pidfile, &st) == 0 && st.st_size > 0)
+	run_loop(&l, child, pout[0], perr[0], sfd, &code);
+	if (!l.started && pid_file_written(r))
 		mark_started(&l);
 	if (!l.started) {
 		/* The runtime gave up before the process ran: its stderr says why. */
@@ -412,8 +412,6 @@ out:
 	berth_buf_release(&l.early[1]);
 	if (sfd >= 0)
 		close(sfd);
-	if (ifd >= 0)
-		close(ifd);
 	if (logfd >= 0)
 		close(logfd);
 	if (l.notify_fd >= 0)

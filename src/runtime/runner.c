@@ -24,10 +24,17 @@ static char *render_command(const struct berth_strv *args)
 		const char *a = args->v[i];
 		if (i)
 			berth_buf_addch(&b, ' ');
-		if (*a && !strpbrk(a, " \t\n\"'\\$`"))
+		if (*a && !strpbrk(a, " \t\n\"'\\$`")) {
 			berth_buf_addstr(&b, a);
-		else
-			berth_buf_addf(&b, "\"%s\"", a);
+			continue;
+		}
+		berth_buf_addch(&b, '"');
+		for (; *a; a++) {
+			if (strchr("\"\\$`", *a))
+				berth_buf_addch(&b, '\\');
+			berth_buf_addch(&b, *a);
+		}
+		berth_buf_addch(&b, '"');
 	}
 	return berth_buf_steal(&b, NULL);
 }

@@ -30,10 +30,21 @@ struct berth__spec_in {
 	double cpus;
 	const char *cgroups_path; /* NULL: none */
 	const json_t *seccomp;    /* NULL: none */
+	const char *seccomp_bpf;  /* base64 BPF for crun's annotation, or NULL */
 };
 
 /* config.json for `in`; a new reference. */
 json_t *berth__spec_build(const struct berth__spec_in *in);
+
+/* The default profile (berth_seccomp_default()) compiled to BPF with
+ * libseccomp, base64 for crun's run.oci.seccomp_bpf_data annotation. Cached
+ * in cache_dir, keyed by the profile file's identity, caps, kernel and
+ * libseccomp, so a cached start reads one small file and parses no JSON.
+ * *out (free()) NULL: unconfined. */
+int berth__seccomp_default_bpf_b64(const struct berth_strv *caps, const char *cache_dir, char **out,
+				   struct berth_err **err);
+
+#define BERTH_SECCOMP_DEFAULT_PATH "/usr/share/containers/seccomp.json"
 
 /* The process a container runs, from the image config and the overrides
  * (Docker's rules: --entrypoint drops the image's Cmd; args after the image

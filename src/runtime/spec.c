@@ -156,9 +156,15 @@ json_t *berth__spec_build(const struct berth__spec_in *in)
 		json_array_append_new(mounts, mount_json(&standard_mounts[i]));
 	for (size_t i = 0; i < in->nmounts; i++)
 		json_array_append_new(mounts, mount_json(&in->mounts[i]));
-	return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o}", "ociVersion", "1.0.2", "root",
-			 "path", in->rootfs, "readonly", 0, "process", process_json(in), "hostname",
-			 in->hostname, "mounts", mounts, "linux", linux_json(in));
+	json_t *cfg =
+	    json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o}", "ociVersion", "1.0.2", "root",
+		      "path", in->rootfs, "readonly", 0, "process", process_json(in), "hostname",
+		      in->hostname, "mounts", mounts, "linux", linux_json(in));
+	if (in->seccomp_bpf)
+		json_object_set_new(
+		    cfg, "annotations",
+		    json_pack("{s:s}", "run.oci.seccomp_bpf_data", in->seccomp_bpf));
+	return cfg;
 }
 
 /* --- the image config's part --- */
