@@ -92,6 +92,7 @@ demo: deps all
 bench: all $(BUILD)/bench/parse_bench
 	@BUILD=$(BUILD) ./bench/parse
 	@BUILD=$(BUILD) ./bench/pull
+	@BUILD=$(BUILD) ./bench/start
 
 # libFuzzer builds (clang): `make fuzz T=parse SECONDS=60`.
 FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \

@@ -40,7 +40,8 @@ static const char usage[] =
     "  --runtime NAME|PATH  the OCI runtime (default: crun, else runc)\n"
     "\n"
     "run exits with the container's exit status; 125 when berth could not run\n"
-    "it, 126/127 when the command cannot be executed or is not found.\n";
+    "it (bad options included), 126/127 when the command cannot be executed or\n"
+    "is not found.\n";
 
 /* Exit status of `container run` when berth itself fails (Docker's). */
 enum { RUN_FAILED = 125 };

@@ -77,11 +77,31 @@ static int add_tmpfs(struct mounts *m, const char *spec, struct berth_err **err)
 	return add_mount(m, dest, "tmpfs", "tmpfs", opts, err);
 }
 
+/* A new file in the runner's own directory: nobody reads it before the
+ * runtime starts, so no temp file and rename are needed. */
+static int write_new_file(const char *dir, const char *name, const char *data, size_t len,
+			  mode_t mode, struct berth_err **err)
+{
+	_cleanup_free_ char *p = berth_xasprintf("%s/%s", dir, name);
+	_cleanup_close_ int fd =
+	    open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "write '%s'", p);
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return berth_err_sys(err, errno, "write '%s'", p);
+		off += (size_t)w;
+	}
+	return 0;
+}
+
 static int write_side_file(const char *dir, const char *name, const char *text,
 			   struct berth_err **err)
 {
-	_cleanup_free_ char *p = berth_xasprintf("%s/%s", dir, name);
-	return berth_fs_write_replace(AT_FDCWD, p, text, strlen(text), 0644, err);
+	return write_new_file(dir, name, text, strlen(text), 0644, err);
 }
 
 /* /etc/hosts, /etc/hostname and (host network) /etc/resolv.conf. */
@@ -210,7 +230,7 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 	const char *hostname = o->hostname && *o->hostname ? o->hostname : r->id;
 	_cleanup_free_ char *bpf = NULL;
 	_cleanup_free_ char *cache = berth_xasprintf("%s/cache/seccomp", r->home);
-	_cleanup_free_ char *cgpath = NULL, *path = berth_xasprintf("%s/config.json", r->dir);
+	_cleanup_free_ char *cgpath = NULL;
 	_cleanup_buf_ struct berth_buf b;
 	berth_buf_init(&b, 16u << 20);
 	_cleanup_strv_ struct berth_strv caps = BERTH_STRV_INIT;
@@ -285,7 +305,7 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 		rc = berth_err_set(err, BERTH_E_INTERNAL, "config.json: cannot encode");
 		goto out;
 	}
-	rc = berth_fs_write_replace(AT_FDCWD, path, b.data, b.len, 0600, err);
+	rc = write_new_file(r->dir, "config.json", b.data, b.len, 0600, err);
 out:
 	json_decref(cfg);
 	json_decref(seccomp);

@@ -320,14 +320,14 @@ static void report_failure(struct loop *l, struct berth_err *e)
 }
 
 /* After the container: unmount, then record the end or remove the runner. */
-static void finish(struct berth_runner *r, int exit_code, const char *error)
+static void finish(struct berth_runner *r, int exit_code, const char *error, bool background)
 {
 	_cleanup_free_ char *rootfs = berth_xasprintf("%s/rootfs", r->dir);
 	_cleanup_free_ char *secrets = berth_xasprintf("%s/secrets", r->dir);
 	umount2(rootfs, MNT_DETACH);
 	umount2(secrets, MNT_DETACH);
 	if (r->o->rm) {
-		berth_fs_remove_tree(AT_FDCWD, r->dir, NULL);
+		berth__runner_discard(r->home, r->id, background);
 		return;
 	}
 	struct berth_runner_info *i = &r->info;
@@ -393,7 +393,7 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 	}
 	*exit_code = code;
 	berth__log_finish(&l.log);
-	finish(r, code, NULL);
+	finish(r, code, NULL, notify_fd < 0);
 	rc = 0;
 	goto out;
 
@@ -401,7 +401,7 @@ fail_log:
 	berth__log_finish(&l.log);
 fail:
 	report_failure(&l, e);
-	finish(r, *exit_code, e ? e->msg : NULL);
+	finish(r, *exit_code, e ? e->msg : NULL, notify_fd < 0);
 	if (err)
 		*err = e;
 	else

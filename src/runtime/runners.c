@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -210,8 +211,56 @@ int berth_runner_remove(const char *home, const struct berth_runner_info *i, boo
 	return berth_fs_remove_tree(AT_FDCWD, dir, err);
 }
 
+void berth__runner_discard(const char *home, const char *id, bool background)
+{
+	_cleanup_free_ char *dir = runner_dir(home, id);
+	_cleanup_free_ char *trash = berth_xasprintf("%s/runners/.trash-%s", home, id);
+	const char *victim = rename(dir, trash) == 0 ? trash : dir;
+	if (background) {
+		pid_t child = fork();
+		if (child == 0) {
+			if (fork() == 0) {
+				/* Let go of the caller's output, or a shell reading
+				 * it would wait for the deletion. */
+				int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+				for (int fd = 0; null >= 0 && fd < 3; fd++)
+					dup2(null, fd);
+				berth_fs_remove_tree(AT_FDCWD, victim, NULL);
+			}
+			_exit(0);
+		}
+		if (child > 0) {
+			while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+				;
+			return;
+		}
+	}
+	berth_fs_remove_tree(AT_FDCWD, victim, NULL);
+}
+
+/* Trash left by a discard that did not finish, and directories of creators
+ * that died before the rename (".<id>" whose lock nobody holds). */
+static void sweep(const char *home)
+{
+	_cleanup_free_ char *path = berth_xasprintf("%s/runners", home);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (n[0] != '.' || !strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		_cleanup_free_ char *p = berth_xasprintf("%s/%s", path, n);
+		if (strncmp(n, ".trash-", 7) == 0 || !berth__runner_locked(p))
+			berth_fs_remove_tree(AT_FDCWD, p, NULL);
+	}
+	closedir(d);
+}
+
 int berth_runners_recover(const char *home, int *cleaned, struct berth_err **err)
 {
+	sweep(home);
 	if (cleaned)
 		*cleaned = 0;
 	struct berth_runner_info *all = NULL;

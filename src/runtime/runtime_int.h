@@ -93,6 +93,12 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 int berth__state_read(const char *dir, struct berth_runner_info *out, struct berth_err **err);
 int berth__state_write(const char *dir, const struct berth_runner_info *i, bool rm,
 		       struct berth_err **err);
+/* Remove runners/<id>: renamed to runners/.trash-<id> at once (so it is
+ * gone for every reader), then deleted; `background`: by a detached child,
+ * so a foreground `run --rm` returns without waiting for the disk. Leftover
+ * trash is deleted by berth_runners_recover(). */
+void berth__runner_discard(const char *home, const char *id, bool background);
+
 /* Is a monitor holding runners/<id>/lock? */
 bool berth__runner_locked(const char *dir);
 /* `RUNTIME --root ROOT ARGS...` (args NULL-terminated, e.g. {"kill", id,

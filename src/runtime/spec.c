@@ -72,7 +72,10 @@ static json_t *mount_json(const struct berth__mount *m)
 
 static json_t *process_json(const struct berth__spec_in *in)
 {
+	/* Like Docker: the primary group is in the supplementary list too. */
 	json_t *groups = json_array();
+	if (in->user->ngroups)
+		json_array_append_new(groups, json_integer(in->user->gid));
 	for (size_t i = 0; i < in->user->ngroups; i++)
 		json_array_append_new(groups, json_integer(in->user->groups[i]));
 	json_t *user = json_pack("{s:I, s:I}", "uid", (json_int_t)in->user->uid, "gid",
