@@ -15,7 +15,11 @@ WARN   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -Itests -include src/common/banned.h \
              $(shell pkg-config --cflags $(PKGS_LIB) 2>/dev/null)
-LDLIBS = $(shell pkg-config --libs $(PKGS_LIB) 2>/dev/null) -lpthread
+# libcurl and libarchive are loaded on first use (src/common/dl.h): they
+# are not linked into berth, only into the tests and tools that call them.
+PKGS_DL   = libcurl libarchive
+LDLIBS = $(shell pkg-config --libs $(filter-out $(PKGS_DL),$(PKGS_LIB)) 2>/dev/null) -lpthread -ldl
+LDLIBS_DL = $(shell pkg-config --libs $(PKGS_DL) 2>/dev/null)
 
 ifneq ($(SANITIZE),)
 BUILD := build/san
@@ -52,7 +56,7 @@ $(BUILD)/berth: $(CLI_OBJ) $(BUILD)/libberth.a
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LDLIBS_DL)
 
 CONF_SRC = $(wildcard tests/conformance/*.c)
 $(BUILD)/tests/run-conformance: $(CONF_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libberth.a
@@ -67,10 +71,13 @@ $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/libberth.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LDLIBS_DL) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 $(BUILD)/bench/parse_bench: $(BUILD)/bench/parse_bench.o $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/nsexec: $(BUILD)/bench/nsexec.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # Install the Debian packages berth needs; does nothing when all are present.
 deps:
@@ -89,7 +96,7 @@ check: deps
 demo: deps all
 	@./scripts/demo.sh $(BUILD)/berth
 
-bench: all $(BUILD)/bench/parse_bench
+bench: all $(BUILD)/bench/parse_bench $(BUILD)/bench/nsexec
 	@BUILD=$(BUILD) ./bench/parse
 	@BUILD=$(BUILD) ./bench/pull
 	@BUILD=$(BUILD) ./bench/start

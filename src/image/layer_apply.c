@@ -2,10 +2,9 @@
  * write is ours, made with *at() calls relative to a parent directory that
  * was resolved beneath the layer root, so no entry, symlink or hardlink can
  * reach outside it. Whiteouts become overlayfs whiteouts (or deletions). */
+#include "image/archive_api.h"
 #include "image/image_int.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

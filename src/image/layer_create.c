@@ -1,10 +1,9 @@
 /* Creating a layer blob from an overlayfs upper directory: a deterministic
  * PAX tar (sorted entries, numeric owners, whiteouts in OCI form) written by
  * libarchive into our own gzip or zstd compressor, hashed on both sides. */
+#include "image/archive_api.h"
 #include "image/image_int.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,9 @@
 /* OCI image layouts in and out of the store: `berth image save` writes
  * oci-layout, index.json and blobs/sha256/ as a directory or an oci-archive
  * tar; `berth image load` reads either, verifying every blob by its name. */
+#include "image/archive_api.h"
 #include "image/image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

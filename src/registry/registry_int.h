@@ -6,7 +6,7 @@
 
 #include "registry/registry.h"
 
-#include <curl/curl.h>
+#include "registry/curl_api.h"
 #include <time.h>
 
 /* Named limits and timings of the client. */

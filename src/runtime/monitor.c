@@ -322,14 +322,14 @@ static void report_failure(struct loop *l, struct berth_err *e)
 /* After the container: unmount, then record the end or remove the runner. */
 static void finish(struct berth_runner *r, int exit_code, const char *error, bool background)
 {
-	_cleanup_free_ char *rootfs = berth_xasprintf("%s/rootfs", r->dir);
-	_cleanup_free_ char *secrets = berth_xasprintf("%s/secrets", r->dir);
-	umount2(rootfs, MNT_DETACH);
-	umount2(secrets, MNT_DETACH);
 	if (r->o->rm) {
 		berth__runner_discard(r->home, r->id, background);
 		return;
 	}
+	_cleanup_free_ char *rootfs = berth_xasprintf("%s/rootfs", r->dir);
+	_cleanup_free_ char *secrets = berth_xasprintf("%s/secrets", r->dir);
+	umount2(rootfs, MNT_DETACH);
+	umount2(secrets, MNT_DETACH);
 	struct berth_runner_info *i = &r->info;
 	i->status = BERTH_RUNNER_EXITED;
 	i->exit_code = exit_code;

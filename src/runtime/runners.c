@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,12 +212,25 @@ int berth_runner_remove(const char *home, const struct berth_runner_info *i, boo
 	return berth_fs_remove_tree(AT_FDCWD, dir, err);
 }
 
+/* Unmount what this namespace has in the runner directory, then delete it. */
+static void unmount_and_remove(const char *dir)
+{
+	_cleanup_free_ char *rootfs = berth_xasprintf("%s/rootfs", dir);
+	_cleanup_free_ char *secrets = berth_xasprintf("%s/secrets", dir);
+	umount2(rootfs, MNT_DETACH);
+	umount2(secrets, MNT_DETACH);
+	berth_fs_remove_tree(AT_FDCWD, dir, NULL);
+}
+
 void berth__runner_discard(const char *home, const char *id, bool background)
 {
 	_cleanup_free_ char *dir = runner_dir(home, id);
 	_cleanup_free_ char *trash = berth_xasprintf("%s/runners/.trash-%s", home, id);
 	const char *victim = rename(dir, trash) == 0 ? trash : dir;
 	if (background) {
+		/* The grandchild shares this mount namespace: it unmounts and
+		 * deletes, and the namespace's teardown happens when it exits,
+		 * not when the caller does. */
 		pid_t child = fork();
 		if (child == 0) {
 			if (fork() == 0) {
@@ -225,7 +239,7 @@ void berth__runner_discard(const char *home, const char *id, bool background)
 				int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 				for (int fd = 0; null >= 0 && fd < 3; fd++)
 					dup2(null, fd);
-				berth_fs_remove_tree(AT_FDCWD, victim, NULL);
+				unmount_and_remove(victim);
 			}
 			_exit(0);
 		}
@@ -235,8 +249,11 @@ void berth__runner_discard(const char *home, const char *id, bool background)
 			return;
 		}
 	}
-	berth_fs_remove_tree(AT_FDCWD, victim, NULL);
+	unmount_and_remove(victim);
 }
+
+/* Trash is left alone this long: its deleter may still be at work. */
+#define TRASH_GRACE_SECONDS 60
 
 /* Trash left by a discard that did not finish, and directories of creators
  * that died before the rename (".<id>" whose lock nobody holds). */
@@ -252,8 +269,15 @@ static void sweep(const char *home)
 		if (n[0] != '.' || !strcmp(n, ".") || !strcmp(n, ".."))
 			continue;
 		_cleanup_free_ char *p = berth_xasprintf("%s/%s", path, n);
-		if (strncmp(n, ".trash-", 7) == 0 || !berth__runner_locked(p))
+		struct stat st;
+		if (strncmp(n, ".trash-", 7) == 0) {
+			/* The rename that made it trash set its ctime. */
+			if (lstat(p, &st) == 0 &&
+			    st.st_ctime + TRASH_GRACE_SECONDS < (time_t)time(NULL))
+				berth_fs_remove_tree(AT_FDCWD, p, NULL);
+		} else if (!berth__runner_locked(p)) {
 			berth_fs_remove_tree(AT_FDCWD, p, NULL);
+		}
 	}
 	closedir(d);
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -167,15 +168,31 @@ out:
 	return rc;
 }
 
-/* The cache file for `key` holding compiled BPF: read it, or load the
- * default profile, compile it and store it. */
-static int cached_bpf(const char *cache_dir, const char *key, const struct berth_strv *caps,
-		      struct berth_buf *bpf, struct berth_err **err)
+/* Cache files are named by a 64-bit FNV-1a of the key and start with the
+ * key itself and a NUL, checked on every read: a cheap name (SHA-256 would
+ * cost the first-use set-up of libcrypto, a millisecond per start) without
+ * ever taking one profile's program for another's. */
+static uint64_t fnv1a(const char *s, size_t n)
 {
-	_cleanup_free_ char *path = berth_xasprintf("%s/%.32s.bpf", cache_dir, key);
-	if (berth_fs_read_file(path, BPF_MAX, bpf, NULL) == 0 && bpf->len)
-		return 0;
-	berth_buf_reset(bpf);
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Read the program cached under `key` into bpf, or load the default
+ * profile, compile it and cache it. */
+static int cached_bpf(const char *cache_dir, const struct berth_buf *key,
+		      const struct berth_strv *caps, struct berth_buf *bpf, struct berth_err **err)
+{
+	_cleanup_free_ char *path = berth_xasprintf("%s/%016llx.bpf", cache_dir,
+						    (unsigned long long)fnv1a(key->data, key->len));
+	_cleanup_buf_ struct berth_buf file;
+	berth_buf_init(&file, BPF_MAX + key->len + 1);
+	if (berth_fs_read_file(path, BPF_MAX + key->len + 1, &file, NULL) == 0 &&
+	    file.len > key->len + 1 && memcmp(file.data, key->data, key->len) == 0 &&
+	    file.data[key->len] == '\0')
+		return berth_buf_add(bpf, file.data + key->len + 1, file.len - key->len - 1);
 	_cleanup_json_ json_t *oci = NULL;
 	if (berth_seccomp_default(caps, &oci, err) < 0)
 		return -1;
@@ -189,14 +206,21 @@ static int cached_bpf(const char *cache_dir, const char *key, const struct berth
 	_cleanup_close_ int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return berth_err_sys(err, errno, "seccomp cache '%s'", tmp);
-	int r = compile(oci, fd, err);
+	int r = 0;
+	if (write(fd, key->data, key->len + 1) != (ssize_t)(key->len + 1))
+		r = berth_err_sys(err, errno, "seccomp cache '%s'", tmp);
+	if (r == 0)
+		r = compile(oci, fd, err);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = berth_err_sys(err, errno, "seccomp cache '%s'", path);
 	if (r < 0) {
 		unlink(tmp);
 		return r;
 	}
-	return berth_fs_read_file(path, BPF_MAX, bpf, err);
+	berth_buf_reset(&file);
+	if (berth_fs_read_file(path, BPF_MAX + key->len + 1, &file, err) < 0)
+		return -1;
+	return berth_buf_add(bpf, file.data + key->len + 1, file.len - key->len - 1);
 }
 
 static char *base64(const struct berth_buf *b)
@@ -221,24 +245,22 @@ int berth__seccomp_default_bpf_b64(const struct berth_strv *caps, const char *ca
 	if (stat(path, &st) < 0 && errno == ENOENT && !from_env)
 		return 0; /* no profile installed: unconfined */
 	/* The key: which file, which version of it, for which caps and kernel
-	 * (rules depend on both) and which libseccomp compiles it. */
+	 * (rules depend on both) and which libseccomp compiles it (the
+	 * header's version: asking the library would make it probe the
+	 * kernel on every start). */
 	struct utsname u;
 	uname(&u);
-	const struct scmp_version *v = seccomp_version();
-	struct berth_buf key;
+	_cleanup_buf_ struct berth_buf key;
 	berth_buf_init(&key, 64 * 1024);
 	berth_buf_addf(&key, "%s\n%llu %llu %lld %lld.%09ld\n%s %s\n%u.%u.%u\n", path,
 		       (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 		       (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-		       u.machine, u.release, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+		       u.machine, u.release, SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO);
 	for (size_t i = 0; caps && i < caps->n; i++)
 		berth_buf_addf(&key, "%s\n", caps->v[i]);
-	char hex[BERTH_SHA256_HEX_LEN + 1];
-	berth_sha256_hex(key.data, key.len, hex);
-	berth_buf_release(&key);
 	_cleanup_buf_ struct berth_buf bpf;
 	berth_buf_init(&bpf, BPF_MAX);
-	if (cached_bpf(cache_dir, hex, caps, &bpf, err) < 0)
+	if (cached_bpf(cache_dir, &key, caps, &bpf, err) < 0)
 		return -1;
 	*out = base64(&bpf);
 	return 0;

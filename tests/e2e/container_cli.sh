@@ -15,6 +15,11 @@ ldd "$(command -v busybox)" >/dev/null 2>&1 &&
 	{ echo "1..0 # SKIP busybox is dynamically linked (install busybox-static)"; exit 0; }
 
 export BERTH_HOME=$TMP/home
+# Start cost: libcurl and libarchive (and the forty libraries behind them)
+# are loaded on first use, never at exec (src/common/dl.h).
+expect_eq "berth does not link libcurl or libarchive at exec" \
+	"$(ldd "$BERTH" | grep -cE 'libcurl|libarchive')" 0
+
 B=$BERTH
 IMG=bb:1
 PIDS=()
