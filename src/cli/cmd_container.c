@@ -27,6 +27,7 @@ static const char usage[] =
     "  -v, --volume SRC:DST[:ro]  bind mount a host path\n"
     "  --tmpfs DST[:OPTS]   mount a tmpfs\n"
     "  --secret-file DST=SRC  put the content of SRC at DST on a tmpfs (0400)\n"
+    "  --data               mount the persistent volume $BERTH_HOME/data at /data\n"
     "  -w, --workdir DIR    working directory\n"
     "  -u, --user USER[:GROUP]  user, resolved in the image's /etc/passwd\n"
     "  --entrypoint CMD     replace the image's entrypoint\n"
@@ -165,6 +166,7 @@ static int run(int argc, char **argv)
 		O_PIDS,
 		O_RUNTIME,
 		O_STOP,
+		O_DATA,
 	};
 	static const struct option opts[] = {
 	    {"rm", no_argument, NULL, O_RM},
@@ -174,6 +176,7 @@ static int run(int argc, char **argv)
 	    {"volume", required_argument, NULL, 'v'},
 	    {"tmpfs", required_argument, NULL, O_TMPFS},
 	    {"secret-file", required_argument, NULL, O_SECRET},
+	    {"data", no_argument, NULL, O_DATA},
 	    {"workdir", required_argument, NULL, 'w'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"entrypoint", required_argument, NULL, O_ENTRY},
@@ -224,6 +227,9 @@ static int run(int argc, char **argv)
 				goto out;
 			break;
 		}
+		case O_DATA:
+			o.data_volume = true;
+			break;
 		case O_TMPFS:
 			berth_strv_push(&o.tmpfs, optarg);
 			break;
@@ -330,6 +336,12 @@ static int run(int argc, char **argv)
 		optind++;
 	for (; optind < argc; optind++)
 		berth_strv_push(&o.cmd, argv[optind]);
+
+	/* Where GPU devices, driver libraries and tools are looked for: the
+	 * host's by default; these let tests stand up a fake driver. */
+	o.gpu_opts.dev_dir = getenv("BERTH_GPU_DEV_DIR");
+	o.gpu_opts.lib_dirs = getenv("BERTH_GPU_LIB_DIRS");
+	o.gpu_opts.bin_dirs = getenv("BERTH_GPU_BIN_DIRS");
 
 	recover();
 	if (cli_container_image(image, &o, detach) != CLI_OK)

@@ -264,6 +264,15 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 			goto out;
 		}
 	}
+	if (o->data_volume) {
+		/* The persistent volume every app shares, like fal's /data. */
+		char *data = (char *)keep(m, berth_xasprintf("%s/data", r->home));
+		if (berth_fs_mkdir_p(data, 0755, err) < 0 ||
+		    add_bind(m, data, "/data", false, err) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < o->tmpfs.n; i++)
 		if (add_tmpfs(m, o->tmpfs.v[i], err) < 0) {
 			rc = -1;

@@ -105,6 +105,14 @@ int berth_runner_create(const char *home, const struct berth_container_opts *o,
 		goto fail;
 	if (o->name && check_name(home, o->name, err) < 0)
 		goto fail;
+	if (o->gpus) {
+		/* Say now, before anything is made, when the GPUs are not there. */
+		struct berth_gpu_set g;
+		int gr = berth_gpu_discover(&o->gpu_opts, o->gpus, &g, err);
+		berth_gpu_set_release(&g);
+		if (gr < 0)
+			goto fail;
+	}
 	berth_cgroup_detect("/sys/fs/cgroup", &r->cg);
 	if ((o->memory && !r->cg.memory) || (o->cpus > 0 && !r->cg.cpu) || (o->pids && !r->cg.pids))
 		berth_strv_pushf(&r->warnings,

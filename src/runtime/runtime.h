@@ -179,6 +179,7 @@ struct berth_container_opts {
 	struct berth_strv tmpfs; /* "DEST" or "DEST:OPTIONS" */
 	struct berth_secret_file *secrets;
 	size_t nsecrets;
+	bool data_volume; /* bind $BERTH_HOME/data (made when missing) at /data */
 
 	unsigned gpus;
 	struct berth_gpu_opts gpu_opts;

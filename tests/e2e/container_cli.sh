@@ -368,5 +368,82 @@ run -v "$TMP/host:/mnt/h:ro" $IMG sh -c 'echo no > /mnt/h/g' >/dev/null 2>&1; rc
 check "-v ...:ro: a write fails" test "$rc" -ne 0 -a ! -e "$TMP/host/g"
 run -v "$TMP/host:/mnt/h" $IMG sh -c 'echo yes > /mnt/h/g' >/dev/null 2>&1
 expect_eq "-v rw: a write appears on the host" "$(cat "$TMP/host/g" 2>&1)" yes
+# --- 18. GPUs: a fake driver (device nodes with /dev/null's numbers, a
+# library, an nvidia-smi script) stands in for NVIDIA's ---
+G=$TMP/gpu
+mkdir -p "$G/dev" "$G/lib" "$G/bin"
+if mknod "$G/dev/nvidia0" c 1 3 && mknod "$G/dev/nvidiactl" c 1 3; then
+	echo fake >"$G/lib/libnvidia-ml.so.535.1"
+	ln -s libnvidia-ml.so.535.1 "$G/lib/libnvidia-ml.so.1"
+	printf '#!/bin/sh\necho "smi sees $NVIDIA_VISIBLE_DEVICES"\n' >"$G/bin/nvidia-smi"
+	chmod +x "$G/bin/nvidia-smi"
+	gpu() { BERTH_GPU_DEV_DIR=$G/dev BERTH_GPU_LIB_DIRS=$G/lib BERTH_GPU_BIN_DIRS=$G/bin "$B" "$@"; }
+	out=$(gpu container run --rm --gpus 1 $IMG sh -c 'nvidia-smi; ls /dev/nvidia0 /dev/nvidiactl;
+		ls /usr/local/nvidia/lib64; echo "$LD_LIBRARY_PATH"' 2>&1)
+	expect_eq "--gpus 1: devices, the driver's library and tool, the variables" "$out" \
+		"smi sees 0
+/dev/nvidia0
+/dev/nvidiactl
+libnvidia-ml.so.1
+/usr/local/nvidia/lib64"
+	gpu container run --rm --gpus 2 $IMG true >/dev/null 2>"$TMP/err"; rc=$?
+	check "--gpus 2 with one GPU fails before anything runs" test "$rc" -eq 125
+	check "  and says how many there are" grep -q "this host has 1 NVIDIA GPU" "$TMP/err"
+else
+	skip "--gpus with a fake driver" "mknod is not allowed here"
+fi
+before=$(ls -A "$BERTH_HOME/runners" | wc -l)
+BERTH_GPU_DEV_DIR=$TMP/no-gpus "$B" container run --gpus 1 $IMG true >/dev/null 2>"$TMP/err"
+rc=$?
+check "--gpus on a host without GPUs: exit 125" test "$rc" -eq 125
+check "  with an error that says so" grep -q "no NVIDIA GPU on this host" "$TMP/err"
+expect_eq "  and no runner is made (even without --rm)" "$(ls -A "$BERTH_HOME/runners" | wc -l)" \
+	"$before"
+
+# --- 19. many layers: 150 lowers fit one overlay mount (short links) ---
+M=$TMP/many
+mkdir -p "$M/blobs/sha256"
+cp "$TMP/oci/blobs/sha256/"* "$M/blobs/sha256/"
+cp "$TMP/oci/oci-layout" "$M/"
+man=$(jq -r '.manifests[0].digest' "$TMP/oci/index.json" | cut -d: -f2)
+cfg=$(jq -r '.config.digest' "$M/blobs/sha256/$man" | cut -d: -f2)
+layers=$(jq -c '.layers' "$M/blobs/sha256/$man")
+diffs=$(jq -c '.rootfs.diff_ids' "$M/blobs/sha256/$cfg")
+for i in $(seq 1 150); do
+	mkdir -p "$M/l$i/layers"
+	echo "$i" >"$M/l$i/layers/f$i"
+	tar -C "$M/l$i" --owner=0 --group=0 -cf "$M/l$i.tar" layers
+	d=$(sha256sum "$M/l$i.tar" | cut -d' ' -f1)
+	gzip -n -c "$M/l$i.tar" >"$M/l$i.tgz"
+	b=$(sha256sum "$M/l$i.tgz" | cut -d' ' -f1)
+	mv "$M/l$i.tgz" "$M/blobs/sha256/$b"
+	printf '{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}\n' \
+		"$b" "$(stat -c %s "$M/blobs/sha256/$b")" >>"$M/layers.jsonl"
+	printf '"sha256:%s"\n' "$d" >>"$M/diffs.jsonl"
+done
+layers=$(jq -c --slurpfile n "$M/layers.jsonl" '. + $n' <<<"$layers")
+diffs=$(jq -c --slurpfile n "$M/diffs.jsonl" '. + $n' <<<"$diffs")
+jq -c --argjson d "$diffs" '.rootfs.diff_ids = $d' "$M/blobs/sha256/$cfg" >"$M/cfg.json"
+c=$(sha256sum "$M/cfg.json" | cut -d' ' -f1); mv "$M/cfg.json" "$M/blobs/sha256/$c"
+jq -c --argjson l "$layers" --arg c "sha256:$c" --argjson s "$(stat -c %s "$M/blobs/sha256/$c")" \
+	'.layers = $l | .config.digest = $c | .config.size = $s' "$M/blobs/sha256/$man" >"$M/man.json"
+m=$(sha256sum "$M/man.json" | cut -d' ' -f1); mv "$M/man.json" "$M/blobs/sha256/$m"
+jq -c --arg m "sha256:$m" --argjson s "$(stat -c %s "$M/blobs/sha256/$m")" \
+	'.manifests[0].digest = $m | .manifests[0].size = $s' "$TMP/oci/index.json" >"$M/index.json"
+if "$B" image load "$M" -t many:1 >/dev/null 2>"$TMP/err"; then
+	out=$(run many:1 sh -c 'ls /layers | wc -l; cat /layers/f1 /layers/f150' 2>&1)
+	expect_eq "a 151-layer image runs (every layer visible)" "$out" "150
+1
+150"
+else
+	not_ok "load the 151-layer image"; diag <"$TMP/err"
+fi
+
+# --- 20. the persistent /data volume ---
+run --data $IMG sh -c 'echo kept > /data/note' >/dev/null 2>&1
+expect_eq "--data: what one container writes to /data" "$(cat "$BERTH_HOME/data/note" 2>&1)" kept
+expect_eq "--data: the next one reads" "$(run --data $IMG cat /data/note 2>&1)" kept
+check "without --data there is no /data" test "$(run $IMG sh -c 'test -e /data && echo yes || echo no' 2>&1)" = no
+
 expect_eq "at the end nothing is mounted under BERTH_HOME" "$(mounts_under_home)" ""
 done_testing
