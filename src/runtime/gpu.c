@@ -153,11 +153,12 @@ static int find_devices(const char *dev_dir, unsigned count, struct berth_gpu_se
 				     ctl, gpu0);
 
 	/* Check every GPU asked for before building anything. */
+	_cleanup_free_ struct stat *gpu_st = berth_xcalloc(count, sizeof(*gpu_st));
 	for (unsigned i = 0; i < count; i++) {
 		_cleanup_free_ char *name = berth_xasprintf("nvidia%u", i);
 		_cleanup_free_ char *path = path_join(dev_dir, name);
 		bool exists;
-		if ((r = stat_node(path, &st, &exists, err)) < 0)
+		if ((r = stat_node(path, &gpu_st[i], &exists, err)) < 0)
 			return r;
 		if (exists)
 			continue;
@@ -186,13 +187,7 @@ static int find_devices(const char *dev_dir, unsigned count, struct berth_gpu_se
 	}
 	for (unsigned i = 0; i < count; i++) {
 		_cleanup_free_ char *name = berth_xasprintf("nvidia%u", i);
-		_cleanup_free_ char *path = path_join(dev_dir, name);
-		bool exists;
-		if ((r = stat_node(path, &st, &exists, err)) < 0)
-			return r;
-		if (!exists)
-			return berth_err_set(err, BERTH_E_NOT_FOUND, "'%s' disappeared", path);
-		add_device(g, &cap, dev_dir, name, &st);
+		add_device(g, &cap, dev_dir, name, &gpu_st[i]);
 	}
 	return 0;
 }
