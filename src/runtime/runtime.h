@@ -68,6 +68,9 @@ void berth_oci_runtime_release(struct berth_oci_runtime *rt);
 
 /* ------------------------------------------------------------------ users */
 
+/* The most of an image's /etc/passwd or /etc/group that is read. */
+#define BERTH_USER_DB_MAX (1u << 20)
+
 struct berth_user {
 	uid_t uid;
 	gid_t gid;
@@ -85,6 +88,9 @@ int berth_user_resolve(int rootfd, const char *spec, struct berth_user *out,
 void berth_user_release(struct berth_user *u);
 
 /* ---------------------------------------------------------------- seccomp */
+
+/* The largest seccomp profile read. */
+#define BERTH_SECCOMP_PROFILE_MAX (4u << 20)
 
 /* Turn a Docker/containers-format seccomp profile (the JSON of
  * /usr/share/containers/seccomp.json or Docker's default.json) into the OCI

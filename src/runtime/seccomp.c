@@ -12,7 +12,6 @@
 #include <sys/utsname.h>
 
 /* Cap on a profile file (Docker's default.json is about 20 KiB). */
-#define BERTH_SECCOMP_PROFILE_MAX (4u << 20)
 
 #define SECCOMP_DEFAULT_PATH BERTH_SECCOMP_DEFAULT_PATH
 #define SECCOMP_ENV          "BERTH_SECCOMP_PROFILE"

@@ -13,7 +13,6 @@
 
 /* Cap on the image's /etc/passwd or /etc/group: untrusted input, and real
  * ones are a few kilobytes. */
-#define BERTH_USER_DB_MAX (1u << 20)
 
 /* The largest uid or gid a spec may name: (uid_t)-1 means "unchanged" to
  * setresuid(2) and chown(2), so it is never a real id. */
