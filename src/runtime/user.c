@@ -11,9 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Cap on the image's /etc/passwd or /etc/group: untrusted input, and real
- * ones are a few kilobytes. */
-
 /* The largest uid or gid a spec may name: (uid_t)-1 means "unchanged" to
  * setresuid(2) and chown(2), so it is never a real id. */
 #define USER_ID_MAX 4294967294u

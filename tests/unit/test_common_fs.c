@@ -2,6 +2,7 @@
  * through the fallback walk) must contain every escape, atomic writes leave no
  * temp files, and remove_tree never follows a symlink out of the tree. */
 #include "common/common.h"
+#include "fixture.h"
 #include "tap.h"
 
 #include <dirent.h>
@@ -21,53 +22,10 @@
 /* The fallback resolver in fs.c; returns an fd or -errno. */
 int berth__fs_open_beneath_walk(int rootfd, const char *path, int flags, mode_t mode);
 
-static char tmpdir[] = "/tmp/berth-test-fs-XXXXXX";
-
-static char *tpath(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *tpath(const char *fmt, ...)
-{
-	static char buf[4][4096];
-	static int slot;
-	char rel[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	char *out = buf[slot++ % 4];
-	snprintf(out, sizeof(buf[0]), "%s/%s", tmpdir, rel);
-	return out;
-}
-
 static bool exists(const char *path)
 {
 	struct stat st;
 	return lstat(path, &st) == 0;
-}
-
-static void must(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
-
-static void put_file(const char *path, const char *content)
-{
-	FILE *f = fopen(path, "w");
-	must(f != NULL, path);
-	fputs(content, f);
-	must(fclose(f) == 0, path);
-}
-
-static void put_dir(const char *path)
-{
-	must(mkdir(path, 0755) == 0, path);
-}
-
-static void put_link(const char *target, const char *path)
-{
-	must(symlink(target, path) == 0, path);
 }
 
 /* Up to 255 bytes of fd's content, or "<errno name>" when the fd is an error. */
@@ -90,7 +48,7 @@ static char *dir_names(const char *path)
 	static char out[1024];
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
 	DIR *d = opendir(path);
-	must(d != NULL, path);
+	fixture_must(d != NULL, path);
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
@@ -110,27 +68,27 @@ static char *dir_names(const char *path)
 	return out;
 }
 
-/* Build tmpdir/root, a small image-like tree full of escape attempts, and
- * tmpdir/outside, which nothing may reach through the root. */
+/* Build fixture_dir/root, a small image-like tree full of escape attempts, and
+ * fixture_dir/outside, which nothing may reach through the root. */
 static void make_fixture(void)
 {
-	must(mkdtemp(tmpdir) != NULL, "mkdtemp");
-	put_dir(tpath("outside"));
-	put_file(tpath("outside/secret"), "host-secret");
-	put_dir(tpath("root"));
-	put_dir(tpath("root/etc"));
-	put_file(tpath("root/etc/passwd"), "inside-passwd");
-	put_dir(tpath("root/outside"));
-	put_file(tpath("root/outside/secret"), "inside-secret");
-	put_file(tpath("root/file"), "f");
-	put_link("/etc", tpath("root/abs"));
-	put_dir(tpath("root/sub"));
-	put_link("../../../../outside", tpath("root/sub/up"));
-	put_link("..", tpath("root/dotdot"));
-	put_link("loop2", tpath("root/loop1"));
-	put_link("loop1", tpath("root/loop2"));
-	put_link(tpath("outside"), tpath("root/hostabs"));
-	put_link("../../../../../made-by-berth-test", tpath("root/dangle"));
+	fixture_init("fs");
+	fixture_put_dir(fixture_path("outside"));
+	fixture_put_file(fixture_path("outside/secret"), "host-secret");
+	fixture_put_dir(fixture_path("root"));
+	fixture_put_dir(fixture_path("root/etc"));
+	fixture_put_file(fixture_path("root/etc/passwd"), "inside-passwd");
+	fixture_put_dir(fixture_path("root/outside"));
+	fixture_put_file(fixture_path("root/outside/secret"), "inside-secret");
+	fixture_put_file(fixture_path("root/file"), "f");
+	fixture_put_link("/etc", fixture_path("root/abs"));
+	fixture_put_dir(fixture_path("root/sub"));
+	fixture_put_link("../../../../outside", fixture_path("root/sub/up"));
+	fixture_put_link("..", fixture_path("root/dotdot"));
+	fixture_put_link("loop2", fixture_path("root/loop1"));
+	fixture_put_link("loop1", fixture_path("root/loop2"));
+	fixture_put_link(fixture_path("outside"), fixture_path("root/hostabs"));
+	fixture_put_link("../../../../../made-by-berth-test", fixture_path("root/dangle"));
 }
 
 struct resolver {
@@ -181,7 +139,7 @@ static void test_beneath(const struct resolver *rs, int rootfd)
 	}
 
 	struct stat st_root, st;
-	must(fstat(rootfd, &st_root) == 0, "fstat root");
+	fixture_must(fstat(rootfd, &st_root) == 0, "fstat root");
 	static const char *const root_paths[] = {"/", ".", "..", "sub/..", "dotdot", "etc/../"};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(root_paths); i++) {
 		int fd = rs->open(rootfd, root_paths[i], O_RDONLY | O_DIRECTORY, 0);
@@ -210,22 +168,22 @@ static void test_beneath(const struct resolver *rs, int rootfd)
 	fd = rs->open(rootfd, "hostabs/created", O_WRONLY | O_CREAT, 0644);
 	tap_is_str(fd_content(fd), "<ENOENT>", "%s: create through an absolute host link fails",
 		   rs->name);
-	tap_ok(!exists(tpath("outside/created")), "%s: nothing created outside", rs->name);
+	tap_ok(!exists(fixture_path("outside/created")), "%s: nothing created outside", rs->name);
 
 	fd = rs->open(rootfd, "dangle", O_WRONLY | O_CREAT, 0644);
 	tap_ok(fd >= 0, "%s: create through a dangling climbing link", rs->name);
 	if (fd >= 0)
 		close(fd);
-	tap_ok(exists(tpath("root/made-by-berth-test")), "%s: the file is made inside the root",
+	tap_ok(exists(fixture_path("root/made-by-berth-test")), "%s: the file is made inside the root",
 	       rs->name);
-	tap_ok(!exists("/made-by-berth-test") && !exists(tpath("made-by-berth-test")),
+	tap_ok(!exists("/made-by-berth-test") && !exists(fixture_path("made-by-berth-test")),
 	       "%s: and not outside", rs->name);
 	unlink("/made-by-berth-test");
-	unlink(tpath("root/made-by-berth-test"));
+	unlink(fixture_path("root/made-by-berth-test"));
 
 	fd = rs->open(rootfd, "dangle", O_WRONLY | O_CREAT | O_EXCL, 0644);
 	tap_is_str(fd_content(fd), "<EEXIST>", "%s: O_EXCL never follows a link", rs->name);
-	tap_ok(!exists(tpath("root/made-by-berth-test")), "%s: so nothing is created", rs->name);
+	tap_ok(!exists(fixture_path("root/made-by-berth-test")), "%s: so nothing is created", rs->name);
 }
 
 static void test_open_errors(int rootfd)
@@ -262,7 +220,7 @@ static void test_mkdir_beneath(int rootfd)
 	struct stat st;
 	int r = berth_fs_mkdir_beneath(rootfd, "/new/a//b/", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath nested");
-	tap_ok(stat(tpath("root/new/a/b"), &st) == 0 && S_ISDIR(st.st_mode), "nested dirs exist");
+	tap_ok(stat(fixture_path("root/new/a/b"), &st) == 0 && S_ISDIR(st.st_mode), "nested dirs exist");
 	berth_err_free(e);
 	e = NULL;
 
@@ -273,26 +231,26 @@ static void test_mkdir_beneath(int rootfd)
 
 	r = berth_fs_mkdir_beneath(rootfd, "../../../esc1/x", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath with leading ..");
-	tap_ok(exists(tpath("root/esc1/x")) && !exists(tpath("esc1")), "made inside the root");
+	tap_ok(exists(fixture_path("root/esc1/x")) && !exists(fixture_path("esc1")), "made inside the root");
 	berth_err_free(e);
 	e = NULL;
 
 	r = berth_fs_mkdir_beneath(rootfd, "sub/up/made", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath through a climbing symlink");
-	tap_ok(exists(tpath("root/outside/made")) && !exists(tpath("outside/made")),
+	tap_ok(exists(fixture_path("root/outside/made")) && !exists(fixture_path("outside/made")),
 	       "made under the root's own 'outside'");
 	berth_err_free(e);
 	e = NULL;
 
 	r = berth_fs_mkdir_beneath(rootfd, "abs/made", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath through an absolute symlink");
-	tap_ok(exists(tpath("root/etc/made")) && !exists("/etc/made"), "made in the root's /etc");
+	tap_ok(exists(fixture_path("root/etc/made")) && !exists("/etc/made"), "made in the root's /etc");
 	berth_err_free(e);
 	e = NULL;
 
 	r = berth_fs_mkdir_beneath(rootfd, "hostabs/made", 0755, &e);
 	tap_ok(r < 0, "mkdir_beneath through a link to a host path fails");
-	tap_ok(!exists(tpath("outside/made")), "and makes nothing on the host");
+	tap_ok(!exists(fixture_path("outside/made")), "and makes nothing on the host");
 	tap_is_str(e ? e->msg : NULL, "create directory 'hostabs': No such file or directory",
 		   "mkdir_beneath dangling: message");
 	berth_err_free(e);
@@ -305,9 +263,9 @@ static void test_mkdir_beneath(int rootfd)
 
 static void test_write_atomic(void)
 {
-	put_dir(tpath("w"));
-	int dfd = open(tpath("w"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(dfd >= 0, "open w");
+	fixture_put_dir(fixture_path("w"));
+	int dfd = open(fixture_path("w"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fixture_must(dfd >= 0, "open w");
 	struct berth_err *e = NULL;
 	struct stat st;
 
@@ -316,8 +274,8 @@ static void test_write_atomic(void)
 	r = berth_fs_write_atomic(dfd, "cfg", "second", 6, 0600, &e);
 	tap_is_int(r, 0, "write_atomic replaces");
 	tap_is_str(fd_content(openat(dfd, "cfg", O_RDONLY)), "second", "new content in place");
-	tap_ok(stat(tpath("w/cfg"), &st) == 0 && (st.st_mode & 0777) == 0600, "mode is applied");
-	tap_is_str(dir_names(tpath("w")), "cfg", "no temp file left after success");
+	tap_ok(stat(fixture_path("w/cfg"), &st) == 0 && (st.st_mode & 0777) == 0600, "mode is applied");
+	tap_is_str(dir_names(fixture_path("w")), "cfg", "no temp file left after success");
 
 	r = berth_fs_write_atomic(dfd, "nodir/file", "x", 1, 0644, &e);
 	tap_is_int(r, -BERTH_E_SYS, "write into a missing directory fails");
@@ -327,20 +285,20 @@ static void test_write_atomic(void)
 	berth_err_free(e);
 	e = NULL;
 
-	put_dir(tpath("w/sub"));
+	fixture_put_dir(fixture_path("w/sub"));
 	r = berth_fs_write_atomic(dfd, "sub", "x", 1, 0644, &e);
 	tap_is_int(e ? e->sys_errno : 0, EISDIR, "rename over a directory fails");
-	tap_is_str(dir_names(tpath("w")), "cfg,sub", "the temp file is removed on failure");
+	tap_is_str(dir_names(fixture_path("w")), "cfg,sub", "the temp file is removed on failure");
 	berth_err_free(e);
 	e = NULL;
 
 	r = berth_fs_write_atomic(dfd, "sub/inner", "in", 2, 0644, &e);
 	tap_is_int(r, 0, "write_atomic into a subdirectory");
-	tap_is_str(dir_names(tpath("w/sub")), "inner", "only the target in the subdirectory");
+	tap_is_str(dir_names(fixture_path("w/sub")), "inner", "only the target in the subdirectory");
 
-	r = berth_fs_write_atomic(AT_FDCWD, tpath("w/abs"), "", 0, 0644, &e);
+	r = berth_fs_write_atomic(AT_FDCWD, fixture_path("w/abs"), "", 0, 0644, &e);
 	tap_is_int(r, 0, "write_atomic with AT_FDCWD and an empty file");
-	tap_ok(stat(tpath("w/abs"), &st) == 0 && st.st_size == 0, "empty file written");
+	tap_ok(stat(fixture_path("w/abs"), &st) == 0 && st.st_size == 0, "empty file written");
 
 	r = berth_fs_write_atomic(dfd, "sub/", "x", 1, 0644, &e);
 	tap_is_int(e ? e->code : 0, BERTH_E_INVALID, "a name ending in '/' is invalid");
@@ -356,7 +314,7 @@ static void test_read_file(void)
 	berth_buf_addstr(&b, "x:");
 
 	char cfg[4096];
-	snprintf(cfg, sizeof(cfg), "%s", tpath("w/cfg")); /* tpath() reuses its buffers */
+	snprintf(cfg, sizeof(cfg), "%s", fixture_path("w/cfg")); /* fixture_path() reuses its buffers */
 	int r = berth_fs_read_file(cfg, 6, &b, &e);
 	tap_is_int(r, 0, "read_file at exactly the cap");
 	tap_is_str(b.data, "x:second", "read_file appends");
@@ -382,8 +340,8 @@ static void test_read_file(void)
 	berth_err_free(e);
 	e = NULL;
 
-	r = berth_fs_read_file(tpath("w/missing"), 100, &b, &e);
-	snprintf(want, sizeof(want), "read '%s': No such file or directory", tpath("w/missing"));
+	r = berth_fs_read_file(fixture_path("w/missing"), 100, &b, &e);
+	snprintf(want, sizeof(want), "read '%s': No such file or directory", fixture_path("w/missing"));
 	tap_is_str(e ? e->msg : NULL, want, "missing file: message");
 	tap_is_int(e ? e->sys_errno : 0, ENOENT, "missing file: sys_errno");
 	berth_err_free(e);
@@ -392,14 +350,14 @@ static void test_read_file(void)
 	/* Bigger than one read chunk. */
 	static char big[200000];
 	memset(big, 'z', sizeof(big));
-	must(berth_fs_write_atomic(AT_FDCWD, tpath("w/big"), big, sizeof(big), 0644, NULL) == 0,
+	fixture_must(berth_fs_write_atomic(AT_FDCWD, fixture_path("w/big"), big, sizeof(big), 0644, NULL) == 0,
 	     "write big");
 	berth_buf_reset(&b);
-	r = berth_fs_read_file(tpath("w/big"), sizeof(big), &b, &e);
+	r = berth_fs_read_file(fixture_path("w/big"), sizeof(big), &b, &e);
 	tap_ok(r == 0 && b.len == sizeof(big) && memcmp(b.data, big, sizeof(big)) == 0,
 	       "read_file of a multi-chunk file");
 	berth_buf_reset(&b);
-	r = berth_fs_read_file(tpath("w/big"), sizeof(big) - 1, &b, &e);
+	r = berth_fs_read_file(fixture_path("w/big"), sizeof(big) - 1, &b, &e);
 	tap_ok(r == -BERTH_E_LIMIT && b.len == 0, "multi-chunk file one byte over the cap");
 	berth_err_free(e);
 	e = NULL;
@@ -407,13 +365,13 @@ static void test_read_file(void)
 	/* "-" is standard input. */
 	int saved = dup(STDIN_FILENO);
 	int in = open(cfg, O_RDONLY);
-	must(saved >= 0 && in >= 0 && dup2(in, STDIN_FILENO) == 0, "redirect stdin");
+	fixture_must(saved >= 0 && in >= 0 && dup2(in, STDIN_FILENO) == 0, "redirect stdin");
 	close(in);
 	berth_buf_reset(&b);
 	r = berth_fs_read_file("-", 100, &b, &e);
 	tap_is_str(r == 0 ? b.data : NULL, "second", "read_file '-' reads standard input");
 	tap_ok(fcntl(STDIN_FILENO, F_GETFD) >= 0, "standard input is left open");
-	must(dup2(saved, STDIN_FILENO) == 0, "restore stdin");
+	fixture_must(dup2(saved, STDIN_FILENO) == 0, "restore stdin");
 	close(saved);
 	berth_err_free(e);
 }
@@ -422,56 +380,56 @@ static void test_mkdir_p(void)
 {
 	struct berth_err *e = NULL;
 	struct stat st;
-	int r = berth_fs_mkdir_p(tpath("p/a//b/c/"), 0755, &e);
+	int r = berth_fs_mkdir_p(fixture_path("p/a//b/c/"), 0755, &e);
 	tap_is_int(r, 0, "mkdir_p nested");
-	tap_ok(stat(tpath("p/a/b/c"), &st) == 0 && S_ISDIR(st.st_mode), "mkdir_p made them");
-	r = berth_fs_mkdir_p(tpath("p/a/b/c"), 0755, &e);
+	tap_ok(stat(fixture_path("p/a/b/c"), &st) == 0 && S_ISDIR(st.st_mode), "mkdir_p made them");
+	r = berth_fs_mkdir_p(fixture_path("p/a/b/c"), 0755, &e);
 	tap_is_int(r, 0, "mkdir_p again is fine");
 
-	r = berth_fs_mkdir_p(tpath("w/cfg"), 0755, &e);
+	r = berth_fs_mkdir_p(fixture_path("w/cfg"), 0755, &e);
 	tap_is_int(e ? e->sys_errno : 0, ENOTDIR, "mkdir_p onto a file is ENOTDIR");
 	berth_err_free(e);
 	e = NULL;
-	r = berth_fs_mkdir_p(tpath("w/cfg/x"), 0755, &e);
+	r = berth_fs_mkdir_p(fixture_path("w/cfg/x"), 0755, &e);
 	tap_is_int(e ? e->sys_errno : 0, ENOTDIR, "mkdir_p under a file is ENOTDIR");
 	berth_err_free(e);
 }
 
 static void test_remove_tree(void)
 {
-	put_dir(tpath("rm"));
-	put_dir(tpath("rm/tree"));
-	must(berth_fs_mkdir_p(tpath("rm/tree/a/b/c"), 0755, NULL) == 0, "mkdir tree");
-	put_file(tpath("rm/tree/a/b/c/file"), "1");
-	put_file(tpath("rm/tree/a/file2"), "2");
-	put_dir(tpath("rm/tree/empty"));
-	put_dir(tpath("rm/tree/locked"));
-	put_file(tpath("rm/tree/locked/f"), "3");
-	must(chmod(tpath("rm/tree/locked"), 0500) == 0, "chmod");
-	put_link(tpath("outside"), tpath("rm/tree/link-abs"));
-	put_link("../../outside", tpath("rm/tree/a/link-rel"));
-	put_link("/nonexistent", tpath("rm/tree/dangling"));
+	fixture_put_dir(fixture_path("rm"));
+	fixture_put_dir(fixture_path("rm/tree"));
+	fixture_must(berth_fs_mkdir_p(fixture_path("rm/tree/a/b/c"), 0755, NULL) == 0, "mkdir tree");
+	fixture_put_file(fixture_path("rm/tree/a/b/c/file"), "1");
+	fixture_put_file(fixture_path("rm/tree/a/file2"), "2");
+	fixture_put_dir(fixture_path("rm/tree/empty"));
+	fixture_put_dir(fixture_path("rm/tree/locked"));
+	fixture_put_file(fixture_path("rm/tree/locked/f"), "3");
+	fixture_must(chmod(fixture_path("rm/tree/locked"), 0500) == 0, "chmod");
+	fixture_put_link(fixture_path("outside"), fixture_path("rm/tree/link-abs"));
+	fixture_put_link("../../outside", fixture_path("rm/tree/a/link-rel"));
+	fixture_put_link("/nonexistent", fixture_path("rm/tree/dangling"));
 
-	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(dfd >= 0, "open tmpdir");
+	int dfd = open(fixture_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fixture_must(dfd >= 0, "open fixture_dir");
 	struct berth_err *e = NULL;
 	int r = berth_fs_remove_tree(dfd, "rm/tree", &e);
 	tap_is_int(r, 0, "remove_tree of a tree with links");
 	tap_is_str(e ? e->msg : NULL, NULL, "remove_tree: no error");
-	tap_ok(!exists(tpath("rm/tree")), "the tree is gone");
-	tap_is_str(fd_content(open(tpath("outside/secret"), O_RDONLY)), "host-secret",
+	tap_ok(!exists(fixture_path("rm/tree")), "the tree is gone");
+	tap_is_str(fd_content(open(fixture_path("outside/secret"), O_RDONLY)), "host-secret",
 		   "the link targets outside are untouched");
-	tap_is_str(dir_names(tpath("outside")), "secret", "nothing removed outside");
+	tap_is_str(dir_names(fixture_path("outside")), "secret", "nothing removed outside");
 
-	put_link(tpath("outside"), tpath("rm/toplink"));
+	fixture_put_link(fixture_path("outside"), fixture_path("rm/toplink"));
 	r = berth_fs_remove_tree(dfd, "rm/toplink", &e);
 	tap_is_int(r, 0, "remove_tree of a symlink to a directory");
-	tap_ok(!exists(tpath("rm/toplink")) && exists(tpath("outside/secret")),
+	tap_ok(!exists(fixture_path("rm/toplink")) && exists(fixture_path("outside/secret")),
 	       "only the link is removed");
 
-	put_file(tpath("rm/plain"), "p");
+	fixture_put_file(fixture_path("rm/plain"), "p");
 	r = berth_fs_remove_tree(dfd, "rm/plain", &e);
-	tap_ok(r == 0 && !exists(tpath("rm/plain")), "remove_tree of a plain file");
+	tap_ok(r == 0 && !exists(fixture_path("rm/plain")), "remove_tree of a plain file");
 
 	r = berth_fs_remove_tree(dfd, "rm/missing", &e);
 	tap_is_int(r, 0, "remove_tree of something missing is not an error");
@@ -487,7 +445,7 @@ static void test_remove_tree(void)
 static void test_fallback(void)
 {
 	pid_t pid = fork();
-	must(pid >= 0, "fork");
+	fixture_must(pid >= 0, "fork");
 	if (pid == 0) {
 		struct sock_filter filter[] = {
 		    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -502,7 +460,7 @@ static void test_fallback(void)
 		struct open_how how = {.flags = O_RDONLY};
 		if (syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how)) >= 0 || errno != ENOSYS)
 			_exit(3);
-		int rootfd = open(tpath("root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int rootfd = open(fixture_path("root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
 		int bad = 0;
 		if (strcmp(fd_content(open_public(rootfd, "../../etc/passwd", O_RDONLY, 0)),
 			   "inside-passwd") != 0)
@@ -513,7 +471,7 @@ static void test_fallback(void)
 		if (strcmp(fd_content(open_public(rootfd, "loop1", O_RDONLY, 0)), "<ELOOP>") != 0)
 			bad |= 1 << 6;
 		if (berth_fs_mkdir_beneath(rootfd, "abs/fallback/x", 0755, NULL) < 0 ||
-		    !exists(tpath("root/etc/fallback/x")))
+		    !exists(fixture_path("root/etc/fallback/x")))
 			bad |= 1 << 7;
 		_exit(bad);
 	}
@@ -527,8 +485,8 @@ static void test_fallback(void)
 int main(void)
 {
 	make_fixture();
-	int rootfd = open(tpath("root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
-	must(rootfd >= 0, "open root");
+	int rootfd = open(fixture_path("root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fixture_must(rootfd >= 0, "open root");
 
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(resolvers); i++)
 		test_beneath(&resolvers[i], rootfd);
@@ -542,7 +500,7 @@ int main(void)
 	close(rootfd);
 
 	struct berth_err *e = NULL;
-	tap_is_int(berth_fs_remove_tree(AT_FDCWD, tmpdir, &e), 0, "clean up the test directory");
+	tap_is_int(fixture_cleanup(&e), 0, "clean up the test directory");
 	berth_err_free(e);
 	return tap_done();
 }

@@ -4,6 +4,7 @@
  * fail with clear errors, and layers created from a directory apply back to
  * the same tree, byte-identically each time. Runs as root. */
 #include "image/image.h"
+#include "fixture.h"
 #include "tap.h"
 
 #include <archive.h>
@@ -21,31 +22,6 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
-
-static char tmpdir[] = "/tmp/berth-test-layers-XXXXXX";
-
-static void must(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
-
-static char *tpath(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *tpath(const char *fmt, ...)
-{
-	static char buf[8][4096];
-	static int slot;
-	char rel[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	char *out = buf[slot++ % 8];
-	snprintf(out, sizeof(buf[0]), "%s/%s", tmpdir, rel);
-	return out;
-}
 
 /* ------------------------------------------------------------ tar making */
 
@@ -92,7 +68,7 @@ static void build_tar(const struct ent *ents, size_t n, struct berth_buf *out)
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax(a);
 	archive_write_set_bytes_in_last_block(a, 1);
-	must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK, "tar open");
+	fixture_must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK, "tar open");
 	struct archive_entry *e = archive_entry_new();
 	for (size_t i = 0; i < n; i++) {
 		const struct ent *x = &ents[i];
@@ -133,19 +109,19 @@ static void build_tar(const struct ent *ents, size_t n, struct berth_buf *out)
 		archive_entry_set_perm(e, mode ? mode : 0644);
 		if (x->xname)
 			archive_entry_xattr_add_entry(e, x->xname, x->xvalue, strlen(x->xvalue));
-		must(archive_write_header(a, e) == ARCHIVE_OK, x->name);
+		fixture_must(archive_write_header(a, e) == ARCHIVE_OK, x->name);
 		if (x->type == 'f' && x->data)
 			archive_write_data(a, x->data, strlen(x->data));
 	}
 	archive_entry_free(e);
-	must(archive_write_close(a) == ARCHIVE_OK, "tar close");
+	fixture_must(archive_write_close(a) == ARCHIVE_OK, "tar close");
 	archive_write_free(a);
 }
 
 static void gzip_buf(const void *data, size_t len, struct berth_buf *out)
 {
 	z_stream z = {0};
-	must(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
+	fixture_must(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
 	     "deflateInit2");
 	uLong bound = deflateBound(&z, len);
 	char *tmp = berth_xmalloc(bound);
@@ -153,7 +129,7 @@ static void gzip_buf(const void *data, size_t len, struct berth_buf *out)
 	z.avail_in = (uInt)len;
 	z.next_out = (Bytef *)tmp;
 	z.avail_out = (uInt)bound;
-	must(deflate(&z, Z_FINISH) == Z_STREAM_END, "deflate");
+	fixture_must(deflate(&z, Z_FINISH) == Z_STREAM_END, "deflate");
 	berth_buf_add(out, tmp, bound - z.avail_out);
 	deflateEnd(&z);
 	free(tmp);
@@ -164,7 +140,7 @@ static void zstd_buf(const void *data, size_t len, struct berth_buf *out)
 	size_t bound = ZSTD_compressBound(len);
 	char *tmp = berth_xmalloc(bound);
 	size_t n = ZSTD_compress(tmp, bound, data, len, 3);
-	must(!ZSTD_isError(n), "zstd");
+	fixture_must(!ZSTD_isError(n), "zstd");
 	berth_buf_add(out, tmp, n);
 	free(tmp);
 }
@@ -172,9 +148,9 @@ static void zstd_buf(const void *data, size_t len, struct berth_buf *out)
 static int memfd_with(const void *data, size_t len)
 {
 	int fd = memfd_create("blob", MFD_CLOEXEC);
-	must(fd >= 0, "memfd_create");
-	must(write(fd, data, len) == (ssize_t)len, "write memfd");
-	must(lseek(fd, 0, SEEK_SET) == 0, "lseek");
+	fixture_must(fd >= 0, "memfd_create");
+	fixture_must(write(fd, data, len) == (ssize_t)len, "write memfd");
+	fixture_must(lseek(fd, 0, SEEK_SET) == 0, "lseek");
 	return fd;
 }
 
@@ -190,10 +166,10 @@ static void sha(const void *data, size_t len, char out[BERTH_DIGEST_LEN + 1])
 
 static int fresh_root(const char *name)
 {
-	char *p = tpath("%s", name);
-	must(mkdir(p, 0755) == 0, p);
+	char *p = fixture_path("%s", name);
+	fixture_must(mkdir(p, 0755) == 0, p);
 	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(fd >= 0, p);
+	fixture_must(fd >= 0, p);
 	return fd;
 }
 
@@ -428,8 +404,8 @@ static void test_whiteouts(void)
 
 	/* Without overlayfs: whiteouts delete what lower layers left. */
 	root = fresh_root("wh-plain");
-	must(mkdirat(root, "old", 0755) == 0 && mkdirat(root, "old/sub", 0755) == 0, "mkdir");
-	must(mkdirat(root, "keep", 0755) == 0 && mknodat(root, "old/a", S_IFREG | 0644, 0) == 0 &&
+	fixture_must(mkdirat(root, "old", 0755) == 0 && mkdirat(root, "old/sub", 0755) == 0, "mkdir");
+	fixture_must(mkdirat(root, "keep", 0755) == 0 && mknodat(root, "old/a", S_IFREG | 0644, 0) == 0 &&
 		 mknodat(root, "old/sub/b", S_IFREG | 0644, 0) == 0 &&
 		 mknodat(root, "keep/x", S_IFREG | 0644, 0) == 0 &&
 		 mknodat(root, "victim", S_IFREG | 0644, 0) == 0,
@@ -644,48 +620,48 @@ static void put(const char *data, mode_t mode, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(rel, sizeof(rel), fmt, ap);
 	va_end(ap);
-	char *p = tpath("%s", rel);
+	char *p = fixture_path("%s", rel);
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	must(fd >= 0, p);
-	must(write(fd, data, strlen(data)) == (ssize_t)strlen(data), p);
-	must(fchmod(fd, mode) == 0, p);
+	fixture_must(fd >= 0, p);
+	fixture_must(write(fd, data, strlen(data)) == (ssize_t)strlen(data), p);
+	fixture_must(fchmod(fd, mode) == 0, p);
 	close(fd);
 }
 
 static void build_upper(const char *top)
 {
-	must(mkdir(tpath("%s", top), 0755) == 0, top);
-	must(mkdir(tpath("%s/etc", top), 0755) == 0, "etc");
+	fixture_must(mkdir(fixture_path("%s", top), 0755) == 0, top);
+	fixture_must(mkdir(fixture_path("%s/etc", top), 0755) == 0, "etc");
 	put("hosts\n", 0644, "%s/etc/hosts", top);
 	put("secret\n", 0640, "%s/etc/shadow", top);
-	must(chown(tpath("%s/etc/shadow", top), 0, 42) == 0, "chown");
-	must(mkdir(tpath("%s/bin", top), 0755) == 0, "bin");
+	fixture_must(chown(fixture_path("%s/etc/shadow", top), 0, 42) == 0, "chown");
+	fixture_must(mkdir(fixture_path("%s/bin", top), 0755) == 0, "bin");
 	put("ELF", 0755, "%s/bin/ping", top);
 	/* cap_net_raw+ep as a VFS_CAP_REVISION_2 blob. */
 	const uint32_t cap[5] = {0x02000001, 1u << 13, 0, 0, 0};
-	must(setxattr(tpath("%s/bin/ping", top), "security.capability", cap, sizeof(cap), 0) == 0,
+	fixture_must(setxattr(fixture_path("%s/bin/ping", top), "security.capability", cap, sizeof(cap), 0) == 0,
 	     "security.capability");
 	put("su", 04755, "%s/bin/su", top);
-	must(link(tpath("%s/bin/ping", top), tpath("%s/bin/ping6", top)) == 0, "link");
-	must(symlink("ping", tpath("%s/bin/p", top)) == 0, "symlink");
-	must(mkfifo(tpath("%s/bin/fifo", top), 0600) == 0, "fifo");
-	must(mknod(tpath("%s/bin/tty", top), S_IFCHR | 0620, makedev(5, 0)) == 0, "tty");
-	must(mknod(tpath("%s/deleted", top), S_IFCHR, makedev(0, 0)) == 0, "whiteout");
-	must(mkdir(tpath("%s/opaque", top), 0700) == 0, "opaque");
-	must(setxattr(tpath("%s/opaque", top), "trusted.overlay.opaque", "y", 1, 0) == 0,
+	fixture_must(link(fixture_path("%s/bin/ping", top), fixture_path("%s/bin/ping6", top)) == 0, "link");
+	fixture_must(symlink("ping", fixture_path("%s/bin/p", top)) == 0, "symlink");
+	fixture_must(mkfifo(fixture_path("%s/bin/fifo", top), 0600) == 0, "fifo");
+	fixture_must(mknod(fixture_path("%s/bin/tty", top), S_IFCHR | 0620, makedev(5, 0)) == 0, "tty");
+	fixture_must(mknod(fixture_path("%s/deleted", top), S_IFCHR, makedev(0, 0)) == 0, "whiteout");
+	fixture_must(mkdir(fixture_path("%s/opaque", top), 0700) == 0, "opaque");
+	fixture_must(setxattr(fixture_path("%s/opaque", top), "trusted.overlay.opaque", "y", 1, 0) == 0,
 	     "opaque xattr");
-	must(setxattr(tpath("%s/opaque", top), "trusted.overlay.origin", "xyz", 3, 0) == 0,
+	fixture_must(setxattr(fixture_path("%s/opaque", top), "trusted.overlay.origin", "xyz", 3, 0) == 0,
 	     "origin xattr");
 	put("new", 0644, "%s/opaque/new", top);
-	must(mknod(tpath("%s/opaque/gone", top), S_IFCHR, makedev(0, 0)) == 0, "whiteout 2");
-	must(setxattr(tpath("%s/etc/hosts", top), "user.note", "hi", 2, 0) == 0, "user xattr");
-	must(mkdir(tpath("%s/a", top), 0755) == 0 && mkdir(tpath("%s/a-b", top), 0755) == 0,
+	fixture_must(mknod(fixture_path("%s/opaque/gone", top), S_IFCHR, makedev(0, 0)) == 0, "whiteout 2");
+	fixture_must(setxattr(fixture_path("%s/etc/hosts", top), "user.note", "hi", 2, 0) == 0, "user xattr");
+	fixture_must(mkdir(fixture_path("%s/a", top), 0755) == 0 && mkdir(fixture_path("%s/a-b", top), 0755) == 0,
 	     "sort dirs");
 	put("", 0644, "%s/a/z", top);
 	/* Names are bytes: UTF-8 and not. */
 	put("utf-8", 0644, "%s/caf\xc3\xa9", top);
 	put("latin-1", 0644, "%s/bad\xff", top);
-	must(chown(tpath("%s/a/z", top), 1234, 5678) == 0, "chown");
+	fixture_must(chown(fixture_path("%s/a/z", top), 1234, 5678) == 0, "chown");
 	/* Fixed times everywhere (nanoseconds are only kept when a pax
 	 * record is needed anyway). */
 	const char *const all[] = {"etc/hosts",  "etc/shadow",  "etc",     "bin/ping", "bin/su",
@@ -694,7 +670,7 @@ static void build_upper(const char *top)
 				   "a-b",        "caf\xc3\xa9", "bad\xff"};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(all); i++) {
 		struct timespec ts[2] = {{1500000000 + (long)i, 0}, {1600000000 + (long)i, 0}};
-		must(utimensat(AT_FDCWD, tpath("%s/%s", top, all[i]), ts, AT_SYMLINK_NOFOLLOW) == 0,
+		fixture_must(utimensat(AT_FDCWD, fixture_path("%s/%s", top, all[i]), ts, AT_SYMLINK_NOFOLLOW) == 0,
 		     all[i]);
 	}
 }
@@ -704,7 +680,7 @@ static void list_tree(int dirfd, const char *prefix, struct berth_buf *out)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fdopendir(fd);
-	must(d != NULL, "fdopendir");
+	fixture_must(d != NULL, "fdopendir");
 	struct berth_strv names = BERTH_STRV_INIT;
 	struct dirent *de;
 	while ((de = readdir(d)))
@@ -719,7 +695,7 @@ static void list_tree(int dirfd, const char *prefix, struct berth_buf *out)
 		}
 	for (size_t i = 0; i < names.n; i++) {
 		struct stat st;
-		must(fstatat(dirfd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0, names.v[i]);
+		fixture_must(fstatat(dirfd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0, names.v[i]);
 		berth_buf_addf(out, "%s%s mode=%o uid=%u gid=%u mtime=%ld", prefix, names.v[i],
 			       st.st_mode, st.st_uid, st.st_gid, (long)st.st_mtime);
 		if (!S_ISDIR(st.st_mode))
@@ -728,7 +704,7 @@ static void list_tree(int dirfd, const char *prefix, struct berth_buf *out)
 			berth_buf_addf(out, " rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		if (S_ISLNK(st.st_mode)) {
 			char t[256] = {0};
-			must(readlinkat(dirfd, names.v[i], t, sizeof(t) - 1) >= 0, "readlink");
+			fixture_must(readlinkat(dirfd, names.v[i], t, sizeof(t) - 1) >= 0, "readlink");
 			berth_buf_addf(out, " -> %s", t);
 		}
 		if (S_ISREG(st.st_mode))
@@ -747,7 +723,7 @@ static void list_tree(int dirfd, const char *prefix, struct berth_buf *out)
 		berth_buf_addch(out, '\n');
 		if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd, names.v[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			must(sub >= 0, names.v[i]);
+			fixture_must(sub >= 0, names.v[i]);
 			char *pre = berth_xasprintf("%s%s/", prefix, names.v[i]);
 			list_tree(sub, pre, out);
 			free(pre);
@@ -761,10 +737,10 @@ static int create_layer(const char *top, enum berth_compression comp, int64_t sd
 			char digest[BERTH_DIGEST_LEN + 1], char diff_id[BERTH_DIGEST_LEN + 1],
 			struct berth_buf *blob, struct berth_err **err)
 {
-	int upper = open(tpath("%s", top), O_PATH | O_DIRECTORY | O_CLOEXEC);
-	must(upper >= 0, top);
+	int upper = open(fixture_path("%s", top), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fixture_must(upper >= 0, top);
 	int out = memfd_create("layer", MFD_CLOEXEC);
-	must(out >= 0, "memfd");
+	fixture_must(out >= 0, "memfd");
 	struct berth_diff_opts opts = {.compression = comp, .source_date_epoch = sde};
 	int64_t size = -1;
 	int r = berth_layer_create(upper, out, &opts, digest, diff_id, &size, err);
@@ -772,7 +748,7 @@ static int create_layer(const char *top, enum berth_compression comp, int64_t sd
 		off_t end = lseek(out, 0, SEEK_CUR);
 		tap_is_int(size, end, "create reports the bytes it wrote");
 		char *data = berth_xmalloc((size_t)end + 1);
-		must(pread(out, data, (size_t)end, 0) == end, "pread");
+		fixture_must(pread(out, data, (size_t)end, 0) == end, "pread");
 		berth_buf_add(blob, data, (size_t)end);
 		free(data);
 	}
@@ -786,7 +762,7 @@ static void tar_names(const struct berth_buf *tar, struct berth_buf *out)
 {
 	struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
-	must(archive_read_open_memory(a, tar->data, tar->len) == ARCHIVE_OK, "read tar");
+	fixture_must(archive_read_open_memory(a, tar->data, tar->len) == ARCHIVE_OK, "read tar");
 	struct archive_entry *e;
 	int r;
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)
@@ -842,7 +818,7 @@ static void test_round_trip(void)
 	/* Apply each back and compare the trees. */
 	_cleanup_buf_ struct berth_buf want_tree;
 	berth_buf_init(&want_tree, BERTH_BUF_UNLIMITED);
-	int upper = open(tpath("upper"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int upper = open(fixture_path("upper"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	list_tree(upper, "", &want_tree);
 	close(upper);
 	const struct {
@@ -895,7 +871,7 @@ static void test_determinism(void)
 		int r1 = create_layer("upper", comps[i], -1, d1, i1, &b1, &err);
 		/* Reading the files moves their atimes: it must not matter. */
 		struct timespec ts[2] = {{2000000000, 0}, {0, UTIME_OMIT}};
-		must(utimensat(AT_FDCWD, tpath("upper/etc/hosts"), ts, 0) == 0, "atime");
+		fixture_must(utimensat(AT_FDCWD, fixture_path("upper/etc/hosts"), ts, 0) == 0, "atime");
 		int r2 = create_layer("upper", comps[i], -1, d2, i2, &b2, &err);
 		tap_ok(r1 == 0 && r2 == 0, "compression %zu: created twice", i);
 		tap_is_str(d1, d2, "compression %zu: the same digest twice", i);
@@ -931,9 +907,9 @@ static void test_determinism(void)
 	close(root);
 
 	/* A redirect (renamed lower dir) cannot be expressed in a tar. */
-	must(mkdir(tpath("redirected"), 0755) == 0 && mkdir(tpath("redirected/d"), 0755) == 0,
+	fixture_must(mkdir(fixture_path("redirected"), 0755) == 0 && mkdir(fixture_path("redirected/d"), 0755) == 0,
 	     "mkdir");
-	must(setxattr(tpath("redirected/d"), "trusted.overlay.redirect", "/old", 4, 0) == 0,
+	fixture_must(setxattr(fixture_path("redirected/d"), "trusted.overlay.redirect", "/old", 4, 0) == 0,
 	     "redirect");
 	_cleanup_buf_ struct berth_buf none;
 	berth_buf_init(&none, BERTH_BUF_UNLIMITED);
@@ -953,7 +929,7 @@ int main(void)
 		printf("1..0 # SKIP needs root (devices, owners, trusted.* xattrs)\n");
 		return 0;
 	}
-	must(mkdtemp(tmpdir) != NULL, "mkdtemp");
+	fixture_init("layers");
 	test_compression_of();
 	test_basic();
 	test_xattrs();
@@ -964,7 +940,7 @@ int main(void)
 	test_round_trip();
 	test_determinism();
 	struct berth_err *err = NULL;
-	if (berth_fs_remove_tree(AT_FDCWD, tmpdir, &err) < 0)
+	if (fixture_cleanup(&err) < 0)
 		printf("# cleanup: %s\n", err->msg);
 	berth_err_free(err);
 	return tap_done();

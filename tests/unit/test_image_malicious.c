@@ -3,6 +3,7 @@
  * <tmp>/root; after each case <tmp> holds nothing else, a victim directory
  * elsewhere is untouched and no host path was created. Runs as root. */
 #include "image/image.h"
+#include "fixture.h"
 #include "tap.h"
 
 #include <archive.h>
@@ -17,18 +18,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/berth-test-malicious-XXXXXX";
 static char victim_dir[] = "/tmp/berth-test-victim-XXXXXX";
 static char uniq[64]; /* a name no host path has */
 static int rootfd = -1;
-
-static void must(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
 
 /* Strings made for this run, freed at exit (a few hundred). */
 static struct berth_strv pool = BERTH_STRV_INIT;
@@ -86,7 +78,7 @@ static void build_tar(const struct ent *ents, size_t n, struct berth_buf *out)
 	berth_buf_init(out, BERTH_BUF_UNLIMITED);
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax(a);
-	must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK, "tar open");
+	fixture_must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK, "tar open");
 	struct archive_entry *e = archive_entry_new();
 	for (size_t i = 0; i < n; i++) {
 		const struct ent *x = &ents[i];
@@ -114,12 +106,12 @@ static void build_tar(const struct ent *ents, size_t n, struct berth_buf *out)
 			archive_entry_set_size(e, (la_int64_t)strlen(x->data));
 			break;
 		}
-		must(archive_write_header(a, e) == ARCHIVE_OK, x->name);
+		fixture_must(archive_write_header(a, e) == ARCHIVE_OK, x->name);
 		if (x->type == 'f')
 			archive_write_data(a, x->data, strlen(x->data));
 	}
 	archive_entry_free(e);
-	must(archive_write_close(a) == ARCHIVE_OK, "tar close");
+	fixture_must(archive_write_close(a) == ARCHIVE_OK, "tar close");
 	archive_write_free(a);
 }
 
@@ -138,7 +130,7 @@ static struct applied apply(const struct ent *ents, size_t n, bool overlay)
 	struct berth_layer_reader *r = NULL;
 	struct berth_apply_opts opts = {.keep_owners = true, .overlay_whiteouts = overlay};
 	int fd = memfd_create("blob", MFD_CLOEXEC);
-	must(fd >= 0 && write(fd, tar.data, tar.len) == (ssize_t)tar.len &&
+	fixture_must(fd >= 0 && write(fd, tar.data, tar.len) == (ssize_t)tar.len &&
 		 lseek(fd, 0, SEEK_SET) == 0,
 	     "memfd");
 	out.rc = berth_layer_reader_new(fd, -1, &r, &err);
@@ -160,7 +152,7 @@ static char *dir_names(const char *path)
 {
 	static char out[1024];
 	DIR *d = opendir(path);
-	must(d != NULL, path);
+	fixture_must(d != NULL, path);
 	size_t len = 0;
 	out[0] = '\0';
 	struct dirent *de;
@@ -201,11 +193,11 @@ static const char *victim_content(void)
 /* The invariants of every case, then a fresh root for the next. */
 static void contained(const char *label)
 {
-	tap_is_str(dir_names(tmpdir), "root", "%s: nothing beside the root", label);
+	tap_is_str(dir_names(fixture_dir), "root", "%s: nothing beside the root", label);
 	tap_is_str(dir_names(victim_dir), "victim", "%s: the victim dir is as it was", label);
 	tap_is_str(victim_content(), "precious", "%s: the victim file is intact", label);
 	struct stat st;
-	must(stat(victim_dir, &st) == 0, "stat victim dir");
+	fixture_must(stat(victim_dir, &st) == 0, "stat victim dir");
 	tap_ok(st.st_mode == victim_dir_st.st_mode && st.st_mtime == victim_dir_st.st_mtime &&
 		   st.st_uid == victim_dir_st.st_uid,
 	       "%s: the victim dir's mode, owner and mtime are as they were", label);
@@ -218,10 +210,10 @@ static void contained(const char *label)
 
 	close(rootfd);
 	struct berth_err *err = NULL;
-	must(berth_fs_remove_tree(AT_FDCWD, fmt("%s/root", tmpdir), &err) == 0, "remove root");
-	must(mkdir(fmt("%s/root", tmpdir), 0755) == 0, "mkdir root");
-	rootfd = open(fmt("%s/root", tmpdir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(rootfd >= 0, "open root");
+	fixture_must(berth_fs_remove_tree(AT_FDCWD, fmt("%s/root", fixture_dir), &err) == 0, "remove root");
+	fixture_must(mkdir(fmt("%s/root", fixture_dir), 0755) == 0, "mkdir root");
+	rootfd = open(fmt("%s/root", fixture_dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fixture_must(rootfd >= 0, "open root");
 }
 
 static void refused(const char *label, struct applied a, enum berth_err_code code,
@@ -291,13 +283,13 @@ static void test_symlink_parents(void)
 	       "writes through '../../..' landed at the root");
 	contained("'evil -> ../../..'");
 
-	struct ent host_link[] = {L("out", tmpdir), F(fmt("out/%s", uniq), "x"), L("v", victim_dir),
+	struct ent host_link[] = {L("out", fixture_dir), F(fmt("out/%s", uniq), "x"), L("v", victim_dir),
 				  F("v/victim", "pwned"), D("v/sub/", 0777)};
 	a = apply(host_link, 5, true);
 	tap_ok(a.rc == 0 || a.rc < 0, "symlinks to absolute host dirs: applied or refused");
 	tap_diag("result", a.rc ? a.msg : "applied");
 	if (a.rc == 0)
-		tap_ok(inside(fmt("%s/%s", tmpdir + 1, uniq), S_IFREG) &&
+		tap_ok(inside(fmt("%s/%s", fixture_dir + 1, uniq), S_IFREG) &&
 			   inside(fmt("%s/victim", victim_dir + 1), S_IFREG),
 		       "writes through absolute links landed under the root");
 	contained("links to host dirs");
@@ -313,7 +305,7 @@ static void test_symlink_parents(void)
 
 static void test_replace_dir_with_symlink(void)
 {
-	struct ent e[] = {D("d/", 0755), F("d/f", "f"), L("d", tmpdir), F(fmt("d/%s", uniq), "x")};
+	struct ent e[] = {D("d/", 0755), F("d/f", "f"), L("d", fixture_dir), F(fmt("d/%s", uniq), "x")};
 	struct applied a = apply(e, 4, true);
 	tap_ok(a.rc == 0 || a.code == BERTH_E_SYS,
 	       "a symlink replacing a dir, then a write below it: contained or refused");
@@ -377,7 +369,7 @@ static void test_hardlinks(void)
 	contained("hardlink resolved inside");
 
 	struct ent via_link[] = {L("up", "../../../../"), H("h", "up/etc/passwd"),
-				 L("host", tmpdir), H("h2", fmt("host/%s", uniq))};
+				 L("host", fixture_dir), H("h2", fmt("host/%s", uniq))};
 	a = apply(via_link, 4, true);
 	tap_ok(a.rc < 0, "hardlink through a symlink to outside: refused (no such file inside)");
 	tap_diag("message", a.msg);
@@ -492,17 +484,18 @@ int main(void)
 		return 0;
 	}
 	snprintf(uniq, sizeof(uniq), "berth-malicious-%d", (int)getpid());
-	must(mkdtemp(tmpdir) != NULL && mkdtemp(victim_dir) != NULL, "mkdtemp");
-	must(mkdir(fmt("%s/root", tmpdir), 0755) == 0, "mkdir root");
-	rootfd = open(fmt("%s/root", tmpdir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(rootfd >= 0, "open root");
+	fixture_init("malicious");
+	fixture_must(mkdtemp(victim_dir) != NULL, "mkdtemp");
+	fixture_must(mkdir(fmt("%s/root", fixture_dir), 0755) == 0, "mkdir root");
+	rootfd = open(fmt("%s/root", fixture_dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fixture_must(rootfd >= 0, "open root");
 	int v = open(fmt("%s/victim", victim_dir), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	must(v >= 0 && write(v, "precious", 8) == 8, "victim");
+	fixture_must(v >= 0 && write(v, "precious", 8) == 8, "victim");
 	close(v);
 	struct timespec ts[2] = {{1000, 0}, {1000, 0}};
-	must(utimensat(AT_FDCWD, victim_dir, ts, 0) == 0 && chmod(victim_dir, 0750) == 0,
+	fixture_must(utimensat(AT_FDCWD, victim_dir, ts, 0) == 0 && chmod(victim_dir, 0750) == 0,
 	     "victim dir");
-	must(stat(victim_dir, &victim_dir_st) == 0, "stat victim dir");
+	fixture_must(stat(victim_dir, &victim_dir_st) == 0, "stat victim dir");
 
 	test_dotdot();
 	test_absolute();
@@ -515,7 +508,7 @@ int main(void)
 
 	close(rootfd);
 	struct berth_err *err = NULL;
-	if (berth_fs_remove_tree(AT_FDCWD, tmpdir, &err) < 0 ||
+	if (fixture_cleanup(&err) < 0 ||
 	    berth_fs_remove_tree(AT_FDCWD, victim_dir, &err) < 0)
 		printf("# cleanup: %s\n", err->msg);
 	berth_err_free(err);

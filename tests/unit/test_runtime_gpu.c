@@ -3,6 +3,7 @@
  * `ldconfig -p` listing, and the real ldconfig of this host. */
 #include "common/common.h"
 #include "runtime/runtime.h"
+#include "fixture.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -16,60 +17,23 @@
 void berth__gpu_parse_ldcache(const char *text, size_t len, const char *arch,
 			      struct berth_strv *libs, struct berth_strv *names);
 
-static char tmpdir[] = "/tmp/berth-test-gpu-XXXXXX";
 static int mknod_errno; /* why the fake device nodes could not be made */
 
-static char *tpath(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *tpath(const char *fmt, ...)
+/* A one-byte file with exactly `mode`, past the umask. */
+static void put_file_mode(const char *path, mode_t mode)
 {
-	/* A ring: one call may use up to 16 of these at once. */
-	static char buf[16][4096];
-	static int slot;
-	char rel[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	char *out = buf[slot++ % 16];
-	snprintf(out, sizeof(buf[0]), "%s/%s", tmpdir, rel);
-	return out;
-}
-
-static void must(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
-
-static void put_file(const char *path, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	must(fd >= 0, path);
-	must(write(fd, "x", 1) == 1, path);
-	must(close(fd) == 0, path);
-	must(chmod(path, mode) == 0, path);
-}
-
-static void put_dir(const char *path)
-{
-	must(mkdir(path, 0755) == 0, path);
-}
-
-static void put_link(const char *target, const char *path)
-{
-	must(symlink(target, path) == 0, path);
+	fixture_put_file(path, "x");
+	fixture_must(chmod(path, mode) == 0, path);
 }
 
 /* A character device; false (errno set) when mknod is not permitted here. */
 static bool put_chr(const char *path, unsigned maj, unsigned min)
 {
 	if (mknod(path, S_IFCHR | 0666, makedev(maj, min)) == 0) {
-		must(chmod(path, 0666) == 0, path); /* past the umask */
+		fixture_must(chmod(path, 0666) == 0, path); /* past the umask */
 		return true;
 	}
-	must(errno == EPERM || errno == EACCES, path);
+	fixture_must(errno == EPERM || errno == EACCES, path);
 	mknod_errno = errno;
 	return false;
 }
@@ -122,47 +86,47 @@ static void skip(const char *what, const char *why)
  * and decoys), bin/ (tools). Returns whether the device nodes could be made. */
 static bool make_fixture(void)
 {
-	must(mkdtemp(tmpdir) != NULL, "mkdtemp");
-	put_dir(tpath("dev"));
-	put_dir(tpath("dev-empty"));
-	put_dir(tpath("dev-regular"));
-	put_file(tpath("dev-regular/nvidia0"), 0644);
-	bool nodes = put_chr(tpath("dev/nvidia0"), 195, 0);
+	fixture_init("gpu");
+	fixture_put_dir(fixture_path("dev"));
+	fixture_put_dir(fixture_path("dev-empty"));
+	fixture_put_dir(fixture_path("dev-regular"));
+	put_file_mode(fixture_path("dev-regular/nvidia0"), 0644);
+	bool nodes = put_chr(fixture_path("dev/nvidia0"), 195, 0);
 	if (nodes) {
-		must(put_chr(tpath("dev/nvidia1"), 195, 1), "mknod nvidia1");
-		must(put_chr(tpath("dev/nvidiactl"), 195, 255), "mknod nvidiactl");
-		must(put_chr(tpath("dev/nvidia-uvm"), 511, 0), "mknod nvidia-uvm");
-		must(put_chr(tpath("dev-regular/nvidiactl"), 195, 255), "mknod nvidiactl");
+		fixture_must(put_chr(fixture_path("dev/nvidia1"), 195, 1), "mknod nvidia1");
+		fixture_must(put_chr(fixture_path("dev/nvidiactl"), 195, 255), "mknod nvidiactl");
+		fixture_must(put_chr(fixture_path("dev/nvidia-uvm"), 511, 0), "mknod nvidia-uvm");
+		fixture_must(put_chr(fixture_path("dev-regular/nvidiactl"), 195, 255), "mknod nvidiactl");
 	}
 
-	put_dir(tpath("lib"));
-	put_file(tpath("lib/libcuda.so.535.1"), 0755);
-	put_link("libcuda.so.535.1", tpath("lib/libcuda.so.1"));
-	put_link("libcuda.so.1", tpath("lib/libcuda.so"));
-	put_file(tpath("lib/libnvidia-ml.so.1"), 0755);
-	put_file(tpath("lib/libfoo.so.1"), 0755);
-	put_file(tpath("lib/libcudart.so.12"), 0755);
-	put_link("gone.so", tpath("lib/libnvidia-cfg.so.1"));
-	put_dir(tpath("lib2"));
-	put_file(tpath("lib2/libcuda.so.1"), 0755);
-	put_file(tpath("lib2/libnvidia-nvvm.so.4"), 0755);
+	fixture_put_dir(fixture_path("lib"));
+	put_file_mode(fixture_path("lib/libcuda.so.535.1"), 0755);
+	fixture_put_link("libcuda.so.535.1", fixture_path("lib/libcuda.so.1"));
+	fixture_put_link("libcuda.so.1", fixture_path("lib/libcuda.so"));
+	put_file_mode(fixture_path("lib/libnvidia-ml.so.1"), 0755);
+	put_file_mode(fixture_path("lib/libfoo.so.1"), 0755);
+	put_file_mode(fixture_path("lib/libcudart.so.12"), 0755);
+	fixture_put_link("gone.so", fixture_path("lib/libnvidia-cfg.so.1"));
+	fixture_put_dir(fixture_path("lib2"));
+	put_file_mode(fixture_path("lib2/libcuda.so.1"), 0755);
+	put_file_mode(fixture_path("lib2/libnvidia-nvvm.so.4"), 0755);
 
-	put_dir(tpath("bin"));
-	put_file(tpath("bin/nvidia-smi"), 0755);
-	put_file(tpath("bin/nvidia-debugdump"), 0644); /* not executable */
-	put_dir(tpath("bin2"));
-	put_file(tpath("bin2/nvidia-smi"), 0755);
-	put_file(tpath("bin2/nvidia-cuda-mps-control"), 0755);
+	fixture_put_dir(fixture_path("bin"));
+	put_file_mode(fixture_path("bin/nvidia-smi"), 0755);
+	put_file_mode(fixture_path("bin/nvidia-debugdump"), 0644); /* not executable */
+	fixture_put_dir(fixture_path("bin2"));
+	put_file_mode(fixture_path("bin2/nvidia-smi"), 0755);
+	put_file_mode(fixture_path("bin2/nvidia-cuda-mps-control"), 0755);
 	return nodes;
 }
 
 static struct berth_gpu_opts fake_opts(const char *dev)
 {
 	static char dev_dir[4096], lib_dirs[8192], bin_dirs[8192];
-	snprintf(dev_dir, sizeof(dev_dir), "%s", tpath("%s", dev));
-	snprintf(lib_dirs, sizeof(lib_dirs), "%s:relative/lib:%s::%s", tpath("lib"),
-		 tpath("missing"), tpath("lib2"));
-	snprintf(bin_dirs, sizeof(bin_dirs), "%s:%s", tpath("bin"), tpath("bin2"));
+	snprintf(dev_dir, sizeof(dev_dir), "%s", fixture_path("%s", dev));
+	snprintf(lib_dirs, sizeof(lib_dirs), "%s:relative/lib:%s::%s", fixture_path("lib"),
+		 fixture_path("missing"), fixture_path("lib2"));
+	snprintf(bin_dirs, sizeof(bin_dirs), "%s:%s", fixture_path("bin"), fixture_path("bin2"));
 	return (struct berth_gpu_opts){dev_dir, lib_dirs, bin_dirs};
 }
 
@@ -194,7 +158,7 @@ static void test_one(void)
 	const struct berth_gpu_device *d = find_device(&g, "/dev/nvidia0");
 	tap_ok(d != NULL, "nvidia0 is in the set");
 	if (d) {
-		tap_is_str(d->host_path, tpath("dev/nvidia0"), "nvidia0's host path");
+		tap_is_str(d->host_path, fixture_path("dev/nvidia0"), "nvidia0's host path");
 		tap_is_int(d->major, 195, "nvidia0's major");
 		tap_is_int(d->minor, 0, "nvidia0's minor");
 		tap_is_int(d->mode, 0666, "nvidia0's mode is its permission bits");
@@ -206,14 +170,14 @@ static void test_one(void)
 	tap_is_str(g.visible, "0", "count 1: NVIDIA_VISIBLE_DEVICES is 0");
 
 	_cleanup_free_ char *want_libs =
-	    berth_xasprintf("%s,%s,%s", tpath("lib/libnvidia-ml.so.1"), tpath("lib/libcuda.so.1"),
-			    tpath("lib2/libnvidia-nvvm.so.4"));
+	    berth_xasprintf("%s,%s,%s", fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libcuda.so.1"),
+			    fixture_path("lib2/libnvidia-nvvm.so.4"));
 	tap_is_str(joined(&g.libs), want_libs,
 		   "libraries: the first directory with each, never libfoo or a dangling link");
 	tap_is_str(joined(&g.lib_names), "libnvidia-ml.so.1,libcuda.so.1,libnvidia-nvvm.so.4",
 		   "library names are sonames, not libcuda.so or libcuda.so.535.1");
-	_cleanup_free_ char *want_bins = berth_xasprintf("%s,%s", tpath("bin/nvidia-smi"),
-							 tpath("bin2/nvidia-cuda-mps-control"));
+	_cleanup_free_ char *want_bins = berth_xasprintf("%s,%s", fixture_path("bin/nvidia-smi"),
+							 fixture_path("bin2/nvidia-cuda-mps-control"));
 	tap_is_str(joined(&g.bins), want_bins, "tools: first hit per name, executables only");
 
 	berth_gpu_set_release(&g);
@@ -236,7 +200,7 @@ static void test_two(void)
 		   "count 2: both GPUs");
 	const struct berth_gpu_device *d = find_device(&g, "/dev/nvidia1");
 	tap_ok(d && d->major == 195 && d->minor == 1, "nvidia1 is 195:1");
-	tap_is_str(d ? d->host_path : NULL, tpath("dev/nvidia1"),
+	tap_is_str(d ? d->host_path : NULL, fixture_path("dev/nvidia1"),
 		   "a trailing slash on the dev dir is not doubled");
 	tap_is_str(g.visible, "0,1", "count 2: NVIDIA_VISIBLE_DEVICES is 0,1");
 	berth_gpu_set_release(&g);
@@ -265,7 +229,7 @@ static void test_no_gpu(void)
 	tap_is_int(e ? e->code : 0, BERTH_E_NOT_FOUND, "an empty dev dir is not_found");
 	char *want = berth_xasprintf("--gpus 1: no NVIDIA GPU on this host (no %s or %s); install "
 				     "the NVIDIA driver or run without --gpus",
-				     tpath("dev-empty/nvidiactl"), tpath("dev-empty/nvidia0"));
+				     fixture_path("dev-empty/nvidiactl"), fixture_path("dev-empty/nvidia0"));
 	tap_is_str(e ? e->msg : NULL, want, "the message names the dev dir and what to do");
 	free(want);
 	tap_ok(is_zeroed(&g), "the set stays zeroed");
@@ -279,7 +243,7 @@ static void test_regular_file(void)
 	struct berth_err *e = NULL;
 	tap_ok(berth_gpu_discover(&o, 1, &g, &e) < 0, "a regular file named nvidia0 fails");
 	bool says = e && strstr(e->msg, "not a character device") &&
-		    strstr(e->msg, tpath("dev-regular/nvidia0"));
+		    strstr(e->msg, fixture_path("dev-regular/nvidia0"));
 	if (!tap_ok(says, "the message names the file and says what is wrong"))
 		tap_diag("message", e ? e->msg : NULL);
 	tap_ok(is_zeroed(&g), "the set stays zeroed");
@@ -301,14 +265,14 @@ static void test_parse_ldcache(void)
 	    "\tlibnvidia-opencl.so.1 (libc6,x86-64) => relative/libnvidia-opencl.so.1\n"
 	    "garbage\n"
 	    "\tlibnvidia-allocator.so.1 (libc6,x86-64) =>",
-	    tpath("lib/libcuda.so.1"), tpath("lib/libcuda.so"), tpath("lib2/libcuda.so.1"),
-	    tpath("lib/libnvidia-ml.so.1"), tpath("lib/libnvidia-ml.so.1"),
-	    tpath("gone/libnvidia-nvvm.so.4"), tpath("lib/libfoo.so.1"), tpath("lib/libfoo.so.1"));
+	    fixture_path("lib/libcuda.so.1"), fixture_path("lib/libcuda.so"), fixture_path("lib2/libcuda.so.1"),
+	    fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libnvidia-ml.so.1"),
+	    fixture_path("gone/libnvidia-nvvm.so.4"), fixture_path("lib/libfoo.so.1"), fixture_path("lib/libfoo.so.1"));
 
 	_cleanup_strv_ struct berth_strv libs = BERTH_STRV_INIT, names = BERTH_STRV_INIT;
 	berth__gpu_parse_ldcache(text, strlen(text), "x86-64", &libs, &names);
 	_cleanup_free_ char *want =
-	    berth_xasprintf("%s,%s", tpath("lib/libnvidia-ml.so.1"), tpath("lib/libcuda.so.1"));
+	    berth_xasprintf("%s,%s", fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libcuda.so.1"));
 	tap_is_str(joined(&libs), want,
 		   "ldcache: native sonames whose files exist, the first of equal names");
 	tap_is_str(joined(&names), "libnvidia-ml.so.1,libcuda.so.1", "ldcache: soname list");
@@ -361,7 +325,7 @@ int main(void)
 	test_real_ldconfig(nodes);
 
 	struct berth_err *e = NULL;
-	tap_is_int(berth_fs_remove_tree(AT_FDCWD, tmpdir, &e), 0, "clean up the test directory");
+	tap_is_int(fixture_cleanup(&e), 0, "clean up the test directory");
 	berth_err_free(e);
 	return tap_done();
 }

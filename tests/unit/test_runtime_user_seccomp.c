@@ -4,6 +4,7 @@
  * archMap, includes/excludes, minKernel, errnoRet and argument filters, the
  * installed containers-common profile, and $BERTH_SECCOMP_PROFILE. */
 #include "runtime/runtime.h"
+#include "fixture.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -14,48 +15,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/berth-test-user-XXXXXX";
-
-static char *tpath(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *tpath(const char *fmt, ...)
-{
-	static char buf[4][4096];
-	static int slot;
-	char rel[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	char *out = buf[slot++ % 4];
-	snprintf(out, sizeof(buf[0]), "%s/%s", tmpdir, rel);
-	return out;
-}
-
-static void must(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("Bail out! setup: %s: %s\n", what, strerror(errno));
-		exit(1);
-	}
-}
-
-static void put_file(const char *path, const char *content)
-{
-	FILE *f = fopen(path, "w");
-	must(f != NULL, path);
-	fputs(content, f);
-	must(fclose(f) == 0, path);
-}
-
-static void put_dir(const char *path)
-{
-	must(mkdir(path, 0755) == 0, path);
-}
-
 static int open_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	must(fd >= 0, path);
+	fixture_must(fd >= 0, path);
 	return fd;
 }
 
@@ -139,12 +102,12 @@ static void check_user(const char *root_name, int rootfd, const struct user_case
 
 static void test_user_image(void)
 {
-	put_dir(tpath("img"));
-	put_dir(tpath("img/etc"));
-	put_file(tpath("img/etc/passwd.real"), passwd_text);
+	fixture_put_dir(fixture_path("img"));
+	fixture_put_dir(fixture_path("img/etc"));
+	fixture_put_file(fixture_path("img/etc/passwd.real"), passwd_text);
 	/* Absolute: only right when resolved with the image root as "/". */
-	must(symlink("/etc/passwd.real", tpath("img/etc/passwd")) == 0, "symlink");
-	put_file(tpath("img/etc/group"), group_text);
+	fixture_must(symlink("/etc/passwd.real", fixture_path("img/etc/passwd")) == 0, "symlink");
+	fixture_put_file(fixture_path("img/etc/group"), group_text);
 
 	static const struct user_case cases[] = {
 	    {"", 0, 0, 0, "/root", "", NULL},
@@ -185,7 +148,7 @@ static void test_user_image(void)
 	    {"bob:4294967296", BERTH_E_INVALID, 0, 0, NULL, NULL,
 	     "user 'bob:4294967296': gid 4294967296 is out of range (0 to 4294967294)"},
 	};
-	int rootfd = open_dir(tpath("img"));
+	int rootfd = open_dir(fixture_path("img"));
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(cases); i++)
 		check_user("image", rootfd, &cases[i]);
 
@@ -200,7 +163,7 @@ static void test_user_image(void)
 /* No /etc at all: numbers work, names do not. */
 static void test_user_bare(void)
 {
-	put_dir(tpath("bare"));
+	fixture_put_dir(fixture_path("bare"));
 	static const struct user_case cases[] = {
 	    {"", 0, 0, 0, "/", "", NULL},
 	    {"1234", 0, 1234, 0, "/", "", NULL},
@@ -212,15 +175,15 @@ static void test_user_bare(void)
 	     "user '1234:staff': the image has no /etc/group to look the group up in; use a "
 	     "numeric gid"},
 	};
-	int rootfd = open_dir(tpath("bare"));
+	int rootfd = open_dir(fixture_path("bare"));
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(cases); i++)
 		check_user("bare", rootfd, &cases[i]);
 	close(rootfd);
 
 	/* A passwd but no group file: no supplementary groups, no names. */
-	put_dir(tpath("nogroup"));
-	put_dir(tpath("nogroup/etc"));
-	put_file(tpath("nogroup/etc/passwd"), passwd_text);
+	fixture_put_dir(fixture_path("nogroup"));
+	fixture_put_dir(fixture_path("nogroup/etc"));
+	fixture_put_file(fixture_path("nogroup/etc/passwd"), passwd_text);
 	static const struct user_case cases2[] = {
 	    {"bob", 0, 1000, 1000, "/home/bob", "", NULL},
 	    {"bob:1", 0, 1000, 1, "/home/bob", "", NULL},
@@ -228,7 +191,7 @@ static void test_user_bare(void)
 	     "user 'bob:staff': the image has no /etc/group to look the group up in; use a "
 	     "numeric gid"},
 	};
-	rootfd = open_dir(tpath("nogroup"));
+	rootfd = open_dir(fixture_path("nogroup"));
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(cases2); i++)
 		check_user("no group file", rootfd, &cases2[i]);
 	close(rootfd);
@@ -237,14 +200,14 @@ static void test_user_bare(void)
 /* Hostile files: over the size cap, and a FIFO that would block a read. */
 static void test_user_hostile(void)
 {
-	put_dir(tpath("big"));
-	put_dir(tpath("big/etc"));
-	FILE *f = fopen(tpath("big/etc/passwd"), "w");
-	must(f != NULL, "big passwd");
+	fixture_put_dir(fixture_path("big"));
+	fixture_put_dir(fixture_path("big/etc"));
+	FILE *f = fopen(fixture_path("big/etc/passwd"), "w");
+	fixture_must(f != NULL, "big passwd");
 	for (int i = 0; i < 40000; i++)
 		fprintf(f, "user%d:x:%d:%d::/home/user%d:/bin/sh\n", i, 10000 + i, 10000 + i, i);
-	must(fclose(f) == 0, "big passwd");
-	int rootfd = open_dir(tpath("big"));
+	fixture_must(fclose(f) == 0, "big passwd");
+	int rootfd = open_dir(fixture_path("big"));
 	struct berth_user u;
 	struct berth_err *e = NULL;
 	int r = berth_user_resolve(rootfd, "user1", &u, &e);
@@ -257,10 +220,10 @@ static void test_user_hostile(void)
 	berth_user_release(&u);
 	close(rootfd);
 
-	put_dir(tpath("fifo"));
-	put_dir(tpath("fifo/etc"));
-	must(mkfifo(tpath("fifo/etc/passwd"), 0644) == 0, "mkfifo");
-	rootfd = open_dir(tpath("fifo"));
+	fixture_put_dir(fixture_path("fifo"));
+	fixture_put_dir(fixture_path("fifo/etc"));
+	fixture_must(mkfifo(fixture_path("fifo/etc/passwd"), 0644) == 0, "mkfifo");
+	rootfd = open_dir(fixture_path("fifo"));
 	e = NULL;
 	r = berth_user_resolve(rootfd, "1000", &u, &e);
 	tap_is_int(r, -BERTH_E_INVALID, "a FIFO passwd is refused, not read");
@@ -569,11 +532,11 @@ static void test_seccomp_installed(void)
 	_cleanup_buf_ struct berth_buf b;
 	berth_buf_init(&b, 4u << 20);
 	struct berth_err *e = NULL;
-	must(berth_fs_read_file(INSTALLED_PROFILE, 4u << 20, &b, &e) == 0, INSTALLED_PROFILE);
+	fixture_must(berth_fs_read_file(INSTALLED_PROFILE, 4u << 20, &b, &e) == 0, INSTALLED_PROFILE);
 	json_t *profile = load(b.data);
 
 	struct utsname u;
-	must(uname(&u) == 0, "uname");
+	fixture_must(uname(&u) == 0, "uname");
 	_cleanup_strv_ struct berth_strv caps = BERTH_STRV_INIT;
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(default_caps); i++)
 		berth_strv_push(&caps, default_caps[i]);
@@ -628,8 +591,8 @@ static void test_seccomp_default(void)
 	berth_err_free(e);
 	e = NULL;
 
-	put_file(tpath("profile.json"), profile_text);
-	setenv("BERTH_SECCOMP_PROFILE", tpath("profile.json"), 1);
+	fixture_put_file(fixture_path("profile.json"), profile_text);
+	setenv("BERTH_SECCOMP_PROFILE", fixture_path("profile.json"), 1);
 	r = berth_seccomp_default(NULL, &out, &e);
 	tap_is_int(r, 0, "a named profile loads");
 	tap_is_str(e ? e->msg : NULL, NULL, "named profile: no error");
@@ -637,8 +600,8 @@ static void test_seccomp_default(void)
 	json_decref(out);
 	out = NULL;
 
-	put_file(tpath("bad.json"), "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  oops\n}\n");
-	setenv("BERTH_SECCOMP_PROFILE", tpath("bad.json"), 1);
+	fixture_put_file(fixture_path("bad.json"), "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  oops\n}\n");
+	setenv("BERTH_SECCOMP_PROFILE", fixture_path("bad.json"), 1);
 	r = berth_seccomp_default(NULL, &out, &e);
 	tap_is_int(r, -BERTH_E_INVALID, "a broken profile is an error");
 	tap_ok(e && strstr(e->msg, "bad.json': line 3") != NULL,
@@ -648,8 +611,8 @@ static void test_seccomp_default(void)
 	berth_err_free(e);
 	e = NULL;
 
-	put_file(tpath("wrong.json"), "{\"defaultAction\": 1}");
-	setenv("BERTH_SECCOMP_PROFILE", tpath("wrong.json"), 1);
+	fixture_put_file(fixture_path("wrong.json"), "{\"defaultAction\": 1}");
+	setenv("BERTH_SECCOMP_PROFILE", fixture_path("wrong.json"), 1);
 	r = berth_seccomp_default(NULL, &out, &e);
 	tap_is_int(r, -BERTH_E_INVALID, "a profile of the wrong shape is an error");
 	tap_ok(e && strstr(e->msg, "wrong.json': 'defaultAction'") != NULL,
@@ -672,7 +635,7 @@ static void test_seccomp_default(void)
 
 int main(void)
 {
-	must(mkdtemp(tmpdir) != NULL, "mkdtemp");
+	fixture_init("user");
 	test_user_image();
 	test_user_bare();
 	test_user_hostile();
@@ -682,7 +645,7 @@ int main(void)
 	test_seccomp_default();
 
 	struct berth_err *e = NULL;
-	tap_is_int(berth_fs_remove_tree(AT_FDCWD, tmpdir, &e), 0, "clean up the test directory");
+	tap_is_int(fixture_cleanup(&e), 0, "clean up the test directory");
 	berth_err_free(e);
 	return tap_done();
 }
