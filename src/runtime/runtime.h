@@ -89,7 +89,7 @@ void berth_user_release(struct berth_user *u);
 
 /* ---------------------------------------------------------------- seccomp */
 
-/* The largest seccomp profile read. */
+/* The largest seccomp profile read (Docker's default.json is about 20 KiB). */
 #define BERTH_SECCOMP_PROFILE_MAX (4u << 20)
 
 /* Turn a Docker/containers-format seccomp profile (the JSON of

@@ -11,8 +11,6 @@
 #include <strings.h>
 #include <sys/utsname.h>
 
-/* Cap on a profile file (Docker's default.json is about 20 KiB). */
-
 #define SECCOMP_DEFAULT_PATH BERTH_SECCOMP_DEFAULT_PATH
 #define SECCOMP_ENV          "BERTH_SECCOMP_PROFILE"
 

@@ -174,8 +174,8 @@ static void test_beneath(const struct resolver *rs, int rootfd)
 	tap_ok(fd >= 0, "%s: create through a dangling climbing link", rs->name);
 	if (fd >= 0)
 		close(fd);
-	tap_ok(exists(fixture_path("root/made-by-berth-test")), "%s: the file is made inside the root",
-	       rs->name);
+	tap_ok(exists(fixture_path("root/made-by-berth-test")),
+	       "%s: the file is made inside the root", rs->name);
 	tap_ok(!exists("/made-by-berth-test") && !exists(fixture_path("made-by-berth-test")),
 	       "%s: and not outside", rs->name);
 	unlink("/made-by-berth-test");
@@ -183,7 +183,8 @@ static void test_beneath(const struct resolver *rs, int rootfd)
 
 	fd = rs->open(rootfd, "dangle", O_WRONLY | O_CREAT | O_EXCL, 0644);
 	tap_is_str(fd_content(fd), "<EEXIST>", "%s: O_EXCL never follows a link", rs->name);
-	tap_ok(!exists(fixture_path("root/made-by-berth-test")), "%s: so nothing is created", rs->name);
+	tap_ok(!exists(fixture_path("root/made-by-berth-test")), "%s: so nothing is created",
+	       rs->name);
 }
 
 static void test_open_errors(int rootfd)
@@ -220,7 +221,8 @@ static void test_mkdir_beneath(int rootfd)
 	struct stat st;
 	int r = berth_fs_mkdir_beneath(rootfd, "/new/a//b/", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath nested");
-	tap_ok(stat(fixture_path("root/new/a/b"), &st) == 0 && S_ISDIR(st.st_mode), "nested dirs exist");
+	tap_ok(stat(fixture_path("root/new/a/b"), &st) == 0 && S_ISDIR(st.st_mode),
+	       "nested dirs exist");
 	berth_err_free(e);
 	e = NULL;
 
@@ -231,7 +233,8 @@ static void test_mkdir_beneath(int rootfd)
 
 	r = berth_fs_mkdir_beneath(rootfd, "../../../esc1/x", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath with leading ..");
-	tap_ok(exists(fixture_path("root/esc1/x")) && !exists(fixture_path("esc1")), "made inside the root");
+	tap_ok(exists(fixture_path("root/esc1/x")) && !exists(fixture_path("esc1")),
+	       "made inside the root");
 	berth_err_free(e);
 	e = NULL;
 
@@ -244,7 +247,8 @@ static void test_mkdir_beneath(int rootfd)
 
 	r = berth_fs_mkdir_beneath(rootfd, "abs/made", 0755, &e);
 	tap_is_int(r, 0, "mkdir_beneath through an absolute symlink");
-	tap_ok(exists(fixture_path("root/etc/made")) && !exists("/etc/made"), "made in the root's /etc");
+	tap_ok(exists(fixture_path("root/etc/made")) && !exists("/etc/made"),
+	       "made in the root's /etc");
 	berth_err_free(e);
 	e = NULL;
 
@@ -274,7 +278,8 @@ static void test_write_atomic(void)
 	r = berth_fs_write_atomic(dfd, "cfg", "second", 6, 0600, &e);
 	tap_is_int(r, 0, "write_atomic replaces");
 	tap_is_str(fd_content(openat(dfd, "cfg", O_RDONLY)), "second", "new content in place");
-	tap_ok(stat(fixture_path("w/cfg"), &st) == 0 && (st.st_mode & 0777) == 0600, "mode is applied");
+	tap_ok(stat(fixture_path("w/cfg"), &st) == 0 && (st.st_mode & 0777) == 0600,
+	       "mode is applied");
 	tap_is_str(dir_names(fixture_path("w")), "cfg", "no temp file left after success");
 
 	r = berth_fs_write_atomic(dfd, "nodir/file", "x", 1, 0644, &e);
@@ -294,7 +299,8 @@ static void test_write_atomic(void)
 
 	r = berth_fs_write_atomic(dfd, "sub/inner", "in", 2, 0644, &e);
 	tap_is_int(r, 0, "write_atomic into a subdirectory");
-	tap_is_str(dir_names(fixture_path("w/sub")), "inner", "only the target in the subdirectory");
+	tap_is_str(dir_names(fixture_path("w/sub")), "inner",
+		   "only the target in the subdirectory");
 
 	r = berth_fs_write_atomic(AT_FDCWD, fixture_path("w/abs"), "", 0, 0644, &e);
 	tap_is_int(r, 0, "write_atomic with AT_FDCWD and an empty file");
@@ -314,7 +320,8 @@ static void test_read_file(void)
 	berth_buf_addstr(&b, "x:");
 
 	char cfg[4096];
-	snprintf(cfg, sizeof(cfg), "%s", fixture_path("w/cfg")); /* fixture_path() reuses its buffers */
+	snprintf(cfg, sizeof(cfg), "%s",
+		 fixture_path("w/cfg")); /* fixture_path() reuses its buffers */
 	int r = berth_fs_read_file(cfg, 6, &b, &e);
 	tap_is_int(r, 0, "read_file at exactly the cap");
 	tap_is_str(b.data, "x:second", "read_file appends");
@@ -341,7 +348,8 @@ static void test_read_file(void)
 	e = NULL;
 
 	r = berth_fs_read_file(fixture_path("w/missing"), 100, &b, &e);
-	snprintf(want, sizeof(want), "read '%s': No such file or directory", fixture_path("w/missing"));
+	snprintf(want, sizeof(want), "read '%s': No such file or directory",
+		 fixture_path("w/missing"));
 	tap_is_str(e ? e->msg : NULL, want, "missing file: message");
 	tap_is_int(e ? e->sys_errno : 0, ENOENT, "missing file: sys_errno");
 	berth_err_free(e);
@@ -350,8 +358,9 @@ static void test_read_file(void)
 	/* Bigger than one read chunk. */
 	static char big[200000];
 	memset(big, 'z', sizeof(big));
-	fixture_must(berth_fs_write_atomic(AT_FDCWD, fixture_path("w/big"), big, sizeof(big), 0644, NULL) == 0,
-	     "write big");
+	fixture_must(berth_fs_write_atomic(AT_FDCWD, fixture_path("w/big"), big, sizeof(big), 0644,
+					   NULL) == 0,
+		     "write big");
 	berth_buf_reset(&b);
 	r = berth_fs_read_file(fixture_path("w/big"), sizeof(big), &b, &e);
 	tap_ok(r == 0 && b.len == sizeof(big) && memcmp(b.data, big, sizeof(big)) == 0,
@@ -399,7 +408,8 @@ static void test_remove_tree(void)
 {
 	fixture_put_dir(fixture_path("rm"));
 	fixture_put_dir(fixture_path("rm/tree"));
-	fixture_must(berth_fs_mkdir_p(fixture_path("rm/tree/a/b/c"), 0755, NULL) == 0, "mkdir tree");
+	fixture_must(berth_fs_mkdir_p(fixture_path("rm/tree/a/b/c"), 0755, NULL) == 0,
+		     "mkdir tree");
 	fixture_put_file(fixture_path("rm/tree/a/b/c/file"), "1");
 	fixture_put_file(fixture_path("rm/tree/a/file2"), "2");
 	fixture_put_dir(fixture_path("rm/tree/empty"));

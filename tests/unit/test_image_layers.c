@@ -68,7 +68,8 @@ static void build_tar(const struct ent *ents, size_t n, struct berth_buf *out)
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax(a);
 	archive_write_set_bytes_in_last_block(a, 1);
-	fixture_must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK, "tar open");
+	fixture_must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK,
+		     "tar open");
 	struct archive_entry *e = archive_entry_new();
 	for (size_t i = 0; i < n; i++) {
 		const struct ent *x = &ents[i];
@@ -122,7 +123,7 @@ static void gzip_buf(const void *data, size_t len, struct berth_buf *out)
 {
 	z_stream z = {0};
 	fixture_must(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
-	     "deflateInit2");
+		     "deflateInit2");
 	uLong bound = deflateBound(&z, len);
 	char *tmp = berth_xmalloc(bound);
 	z.next_in = (Bytef *)(uintptr_t)data;
@@ -404,12 +405,14 @@ static void test_whiteouts(void)
 
 	/* Without overlayfs: whiteouts delete what lower layers left. */
 	root = fresh_root("wh-plain");
-	fixture_must(mkdirat(root, "old", 0755) == 0 && mkdirat(root, "old/sub", 0755) == 0, "mkdir");
-	fixture_must(mkdirat(root, "keep", 0755) == 0 && mknodat(root, "old/a", S_IFREG | 0644, 0) == 0 &&
-		 mknodat(root, "old/sub/b", S_IFREG | 0644, 0) == 0 &&
-		 mknodat(root, "keep/x", S_IFREG | 0644, 0) == 0 &&
-		 mknodat(root, "victim", S_IFREG | 0644, 0) == 0,
-	     "lower files");
+	fixture_must(mkdirat(root, "old", 0755) == 0 && mkdirat(root, "old/sub", 0755) == 0,
+		     "mkdir");
+	fixture_must(mkdirat(root, "keep", 0755) == 0 &&
+			 mknodat(root, "old/a", S_IFREG | 0644, 0) == 0 &&
+			 mknodat(root, "old/sub/b", S_IFREG | 0644, 0) == 0 &&
+			 mknodat(root, "keep/x", S_IFREG | 0644, 0) == 0 &&
+			 mknodat(root, "victim", S_IFREG | 0644, 0) == 0,
+		     "lower files");
 	static const struct ent plain[] = {
 	    E(".wh.victim", 'f', "", 0, 0, 0, 1),
 	    E("old/new", 'f', "n", 0644, 0, 0, 1),
@@ -639,24 +642,33 @@ static void build_upper(const char *top)
 	put("ELF", 0755, "%s/bin/ping", top);
 	/* cap_net_raw+ep as a VFS_CAP_REVISION_2 blob. */
 	const uint32_t cap[5] = {0x02000001, 1u << 13, 0, 0, 0};
-	fixture_must(setxattr(fixture_path("%s/bin/ping", top), "security.capability", cap, sizeof(cap), 0) == 0,
-	     "security.capability");
+	fixture_must(setxattr(fixture_path("%s/bin/ping", top), "security.capability", cap,
+			      sizeof(cap), 0) == 0,
+		     "security.capability");
 	put("su", 04755, "%s/bin/su", top);
-	fixture_must(link(fixture_path("%s/bin/ping", top), fixture_path("%s/bin/ping6", top)) == 0, "link");
+	fixture_must(link(fixture_path("%s/bin/ping", top), fixture_path("%s/bin/ping6", top)) == 0,
+		     "link");
 	fixture_must(symlink("ping", fixture_path("%s/bin/p", top)) == 0, "symlink");
 	fixture_must(mkfifo(fixture_path("%s/bin/fifo", top), 0600) == 0, "fifo");
-	fixture_must(mknod(fixture_path("%s/bin/tty", top), S_IFCHR | 0620, makedev(5, 0)) == 0, "tty");
-	fixture_must(mknod(fixture_path("%s/deleted", top), S_IFCHR, makedev(0, 0)) == 0, "whiteout");
+	fixture_must(mknod(fixture_path("%s/bin/tty", top), S_IFCHR | 0620, makedev(5, 0)) == 0,
+		     "tty");
+	fixture_must(mknod(fixture_path("%s/deleted", top), S_IFCHR, makedev(0, 0)) == 0,
+		     "whiteout");
 	fixture_must(mkdir(fixture_path("%s/opaque", top), 0700) == 0, "opaque");
-	fixture_must(setxattr(fixture_path("%s/opaque", top), "trusted.overlay.opaque", "y", 1, 0) == 0,
-	     "opaque xattr");
-	fixture_must(setxattr(fixture_path("%s/opaque", top), "trusted.overlay.origin", "xyz", 3, 0) == 0,
-	     "origin xattr");
+	fixture_must(
+	    setxattr(fixture_path("%s/opaque", top), "trusted.overlay.opaque", "y", 1, 0) == 0,
+	    "opaque xattr");
+	fixture_must(
+	    setxattr(fixture_path("%s/opaque", top), "trusted.overlay.origin", "xyz", 3, 0) == 0,
+	    "origin xattr");
 	put("new", 0644, "%s/opaque/new", top);
-	fixture_must(mknod(fixture_path("%s/opaque/gone", top), S_IFCHR, makedev(0, 0)) == 0, "whiteout 2");
-	fixture_must(setxattr(fixture_path("%s/etc/hosts", top), "user.note", "hi", 2, 0) == 0, "user xattr");
-	fixture_must(mkdir(fixture_path("%s/a", top), 0755) == 0 && mkdir(fixture_path("%s/a-b", top), 0755) == 0,
-	     "sort dirs");
+	fixture_must(mknod(fixture_path("%s/opaque/gone", top), S_IFCHR, makedev(0, 0)) == 0,
+		     "whiteout 2");
+	fixture_must(setxattr(fixture_path("%s/etc/hosts", top), "user.note", "hi", 2, 0) == 0,
+		     "user xattr");
+	fixture_must(mkdir(fixture_path("%s/a", top), 0755) == 0 &&
+			 mkdir(fixture_path("%s/a-b", top), 0755) == 0,
+		     "sort dirs");
 	put("", 0644, "%s/a/z", top);
 	/* Names are bytes: UTF-8 and not. */
 	put("utf-8", 0644, "%s/caf\xc3\xa9", top);
@@ -670,8 +682,9 @@ static void build_upper(const char *top)
 				   "a-b",        "caf\xc3\xa9", "bad\xff"};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(all); i++) {
 		struct timespec ts[2] = {{1500000000 + (long)i, 0}, {1600000000 + (long)i, 0}};
-		fixture_must(utimensat(AT_FDCWD, fixture_path("%s/%s", top, all[i]), ts, AT_SYMLINK_NOFOLLOW) == 0,
-		     all[i]);
+		fixture_must(utimensat(AT_FDCWD, fixture_path("%s/%s", top, all[i]), ts,
+				       AT_SYMLINK_NOFOLLOW) == 0,
+			     all[i]);
 	}
 }
 
@@ -704,7 +717,8 @@ static void list_tree(int dirfd, const char *prefix, struct berth_buf *out)
 			berth_buf_addf(out, " rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		if (S_ISLNK(st.st_mode)) {
 			char t[256] = {0};
-			fixture_must(readlinkat(dirfd, names.v[i], t, sizeof(t) - 1) >= 0, "readlink");
+			fixture_must(readlinkat(dirfd, names.v[i], t, sizeof(t) - 1) >= 0,
+				     "readlink");
 			berth_buf_addf(out, " -> %s", t);
 		}
 		if (S_ISREG(st.st_mode))
@@ -871,7 +885,8 @@ static void test_determinism(void)
 		int r1 = create_layer("upper", comps[i], -1, d1, i1, &b1, &err);
 		/* Reading the files moves their atimes: it must not matter. */
 		struct timespec ts[2] = {{2000000000, 0}, {0, UTIME_OMIT}};
-		fixture_must(utimensat(AT_FDCWD, fixture_path("upper/etc/hosts"), ts, 0) == 0, "atime");
+		fixture_must(utimensat(AT_FDCWD, fixture_path("upper/etc/hosts"), ts, 0) == 0,
+			     "atime");
 		int r2 = create_layer("upper", comps[i], -1, d2, i2, &b2, &err);
 		tap_ok(r1 == 0 && r2 == 0, "compression %zu: created twice", i);
 		tap_is_str(d1, d2, "compression %zu: the same digest twice", i);
@@ -907,10 +922,12 @@ static void test_determinism(void)
 	close(root);
 
 	/* A redirect (renamed lower dir) cannot be expressed in a tar. */
-	fixture_must(mkdir(fixture_path("redirected"), 0755) == 0 && mkdir(fixture_path("redirected/d"), 0755) == 0,
-	     "mkdir");
-	fixture_must(setxattr(fixture_path("redirected/d"), "trusted.overlay.redirect", "/old", 4, 0) == 0,
-	     "redirect");
+	fixture_must(mkdir(fixture_path("redirected"), 0755) == 0 &&
+			 mkdir(fixture_path("redirected/d"), 0755) == 0,
+		     "mkdir");
+	fixture_must(
+	    setxattr(fixture_path("redirected/d"), "trusted.overlay.redirect", "/old", 4, 0) == 0,
+	    "redirect");
 	_cleanup_buf_ struct berth_buf none;
 	berth_buf_init(&none, BERTH_BUF_UNLIMITED);
 	r = create_layer("redirected", BERTH_COMPRESS_GZIP, -1, d, id, &none, &err);

@@ -78,7 +78,8 @@ static void build_tar(const struct ent *ents, size_t n, struct berth_buf *out)
 	berth_buf_init(out, BERTH_BUF_UNLIMITED);
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax(a);
-	fixture_must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK, "tar open");
+	fixture_must(archive_write_open(a, out, NULL, buf_write_cb, NULL) == ARCHIVE_OK,
+		     "tar open");
 	struct archive_entry *e = archive_entry_new();
 	for (size_t i = 0; i < n; i++) {
 		const struct ent *x = &ents[i];
@@ -131,8 +132,8 @@ static struct applied apply(const struct ent *ents, size_t n, bool overlay)
 	struct berth_apply_opts opts = {.keep_owners = true, .overlay_whiteouts = overlay};
 	int fd = memfd_create("blob", MFD_CLOEXEC);
 	fixture_must(fd >= 0 && write(fd, tar.data, tar.len) == (ssize_t)tar.len &&
-		 lseek(fd, 0, SEEK_SET) == 0,
-	     "memfd");
+			 lseek(fd, 0, SEEK_SET) == 0,
+		     "memfd");
 	out.rc = berth_layer_reader_new(fd, -1, &r, &err);
 	if (out.rc == 0)
 		out.rc = berth_layer_apply(r, rootfd, &opts, &err);
@@ -210,7 +211,8 @@ static void contained(const char *label)
 
 	close(rootfd);
 	struct berth_err *err = NULL;
-	fixture_must(berth_fs_remove_tree(AT_FDCWD, fmt("%s/root", fixture_dir), &err) == 0, "remove root");
+	fixture_must(berth_fs_remove_tree(AT_FDCWD, fmt("%s/root", fixture_dir), &err) == 0,
+		     "remove root");
 	fixture_must(mkdir(fmt("%s/root", fixture_dir), 0755) == 0, "mkdir root");
 	rootfd = open(fmt("%s/root", fixture_dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fixture_must(rootfd >= 0, "open root");
@@ -283,8 +285,8 @@ static void test_symlink_parents(void)
 	       "writes through '../../..' landed at the root");
 	contained("'evil -> ../../..'");
 
-	struct ent host_link[] = {L("out", fixture_dir), F(fmt("out/%s", uniq), "x"), L("v", victim_dir),
-				  F("v/victim", "pwned"), D("v/sub/", 0777)};
+	struct ent host_link[] = {L("out", fixture_dir), F(fmt("out/%s", uniq), "x"),
+				  L("v", victim_dir), F("v/victim", "pwned"), D("v/sub/", 0777)};
 	a = apply(host_link, 5, true);
 	tap_ok(a.rc == 0 || a.rc < 0, "symlinks to absolute host dirs: applied or refused");
 	tap_diag("result", a.rc ? a.msg : "applied");
@@ -305,7 +307,8 @@ static void test_symlink_parents(void)
 
 static void test_replace_dir_with_symlink(void)
 {
-	struct ent e[] = {D("d/", 0755), F("d/f", "f"), L("d", fixture_dir), F(fmt("d/%s", uniq), "x")};
+	struct ent e[] = {D("d/", 0755), F("d/f", "f"), L("d", fixture_dir),
+			  F(fmt("d/%s", uniq), "x")};
 	struct applied a = apply(e, 4, true);
 	tap_ok(a.rc == 0 || a.code == BERTH_E_SYS,
 	       "a symlink replacing a dir, then a write below it: contained or refused");
@@ -494,7 +497,7 @@ int main(void)
 	close(v);
 	struct timespec ts[2] = {{1000, 0}, {1000, 0}};
 	fixture_must(utimensat(AT_FDCWD, victim_dir, ts, 0) == 0 && chmod(victim_dir, 0750) == 0,
-	     "victim dir");
+		     "victim dir");
 	fixture_must(stat(victim_dir, &victim_dir_st) == 0, "stat victim dir");
 
 	test_dotdot();
@@ -508,8 +511,7 @@ int main(void)
 
 	close(rootfd);
 	struct berth_err *err = NULL;
-	if (fixture_cleanup(&err) < 0 ||
-	    berth_fs_remove_tree(AT_FDCWD, victim_dir, &err) < 0)
+	if (fixture_cleanup(&err) < 0 || berth_fs_remove_tree(AT_FDCWD, victim_dir, &err) < 0)
 		printf("# cleanup: %s\n", err->msg);
 	berth_err_free(err);
 	berth_strv_release(&pool);

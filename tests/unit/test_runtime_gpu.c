@@ -96,7 +96,8 @@ static bool make_fixture(void)
 		fixture_must(put_chr(fixture_path("dev/nvidia1"), 195, 1), "mknod nvidia1");
 		fixture_must(put_chr(fixture_path("dev/nvidiactl"), 195, 255), "mknod nvidiactl");
 		fixture_must(put_chr(fixture_path("dev/nvidia-uvm"), 511, 0), "mknod nvidia-uvm");
-		fixture_must(put_chr(fixture_path("dev-regular/nvidiactl"), 195, 255), "mknod nvidiactl");
+		fixture_must(put_chr(fixture_path("dev-regular/nvidiactl"), 195, 255),
+			     "mknod nvidiactl");
 	}
 
 	fixture_put_dir(fixture_path("lib"));
@@ -169,15 +170,15 @@ static void test_one(void)
 	tap_ok(d && d->major == 511 && d->minor == 0, "nvidia-uvm is 511:0");
 	tap_is_str(g.visible, "0", "count 1: NVIDIA_VISIBLE_DEVICES is 0");
 
-	_cleanup_free_ char *want_libs =
-	    berth_xasprintf("%s,%s,%s", fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libcuda.so.1"),
-			    fixture_path("lib2/libnvidia-nvvm.so.4"));
+	_cleanup_free_ char *want_libs = berth_xasprintf(
+	    "%s,%s,%s", fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libcuda.so.1"),
+	    fixture_path("lib2/libnvidia-nvvm.so.4"));
 	tap_is_str(joined(&g.libs), want_libs,
 		   "libraries: the first directory with each, never libfoo or a dangling link");
 	tap_is_str(joined(&g.lib_names), "libnvidia-ml.so.1,libcuda.so.1,libnvidia-nvvm.so.4",
 		   "library names are sonames, not libcuda.so or libcuda.so.535.1");
-	_cleanup_free_ char *want_bins = berth_xasprintf("%s,%s", fixture_path("bin/nvidia-smi"),
-							 fixture_path("bin2/nvidia-cuda-mps-control"));
+	_cleanup_free_ char *want_bins = berth_xasprintf(
+	    "%s,%s", fixture_path("bin/nvidia-smi"), fixture_path("bin2/nvidia-cuda-mps-control"));
 	tap_is_str(joined(&g.bins), want_bins, "tools: first hit per name, executables only");
 
 	berth_gpu_set_release(&g);
@@ -227,9 +228,10 @@ static void test_no_gpu(void)
 	struct berth_err *e = NULL;
 	tap_ok(berth_gpu_discover(&o, 1, &g, &e) < 0, "an empty dev dir fails");
 	tap_is_int(e ? e->code : 0, BERTH_E_NOT_FOUND, "an empty dev dir is not_found");
-	char *want = berth_xasprintf("--gpus 1: no NVIDIA GPU on this host (no %s or %s); install "
-				     "the NVIDIA driver or run without --gpus",
-				     fixture_path("dev-empty/nvidiactl"), fixture_path("dev-empty/nvidia0"));
+	char *want =
+	    berth_xasprintf("--gpus 1: no NVIDIA GPU on this host (no %s or %s); install "
+			    "the NVIDIA driver or run without --gpus",
+			    fixture_path("dev-empty/nvidiactl"), fixture_path("dev-empty/nvidia0"));
 	tap_is_str(e ? e->msg : NULL, want, "the message names the dev dir and what to do");
 	free(want);
 	tap_ok(is_zeroed(&g), "the set stays zeroed");
@@ -265,14 +267,15 @@ static void test_parse_ldcache(void)
 	    "\tlibnvidia-opencl.so.1 (libc6,x86-64) => relative/libnvidia-opencl.so.1\n"
 	    "garbage\n"
 	    "\tlibnvidia-allocator.so.1 (libc6,x86-64) =>",
-	    fixture_path("lib/libcuda.so.1"), fixture_path("lib/libcuda.so"), fixture_path("lib2/libcuda.so.1"),
-	    fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libnvidia-ml.so.1"),
-	    fixture_path("gone/libnvidia-nvvm.so.4"), fixture_path("lib/libfoo.so.1"), fixture_path("lib/libfoo.so.1"));
+	    fixture_path("lib/libcuda.so.1"), fixture_path("lib/libcuda.so"),
+	    fixture_path("lib2/libcuda.so.1"), fixture_path("lib/libnvidia-ml.so.1"),
+	    fixture_path("lib/libnvidia-ml.so.1"), fixture_path("gone/libnvidia-nvvm.so.4"),
+	    fixture_path("lib/libfoo.so.1"), fixture_path("lib/libfoo.so.1"));
 
 	_cleanup_strv_ struct berth_strv libs = BERTH_STRV_INIT, names = BERTH_STRV_INIT;
 	berth__gpu_parse_ldcache(text, strlen(text), "x86-64", &libs, &names);
-	_cleanup_free_ char *want =
-	    berth_xasprintf("%s,%s", fixture_path("lib/libnvidia-ml.so.1"), fixture_path("lib/libcuda.so.1"));
+	_cleanup_free_ char *want = berth_xasprintf("%s,%s", fixture_path("lib/libnvidia-ml.so.1"),
+						    fixture_path("lib/libcuda.so.1"));
 	tap_is_str(joined(&libs), want,
 		   "ldcache: native sonames whose files exist, the first of equal names");
 	tap_is_str(joined(&names), "libnvidia-ml.so.1,libcuda.so.1", "ldcache: soname list");

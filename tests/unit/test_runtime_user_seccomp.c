@@ -532,7 +532,8 @@ static void test_seccomp_installed(void)
 	_cleanup_buf_ struct berth_buf b;
 	berth_buf_init(&b, 4u << 20);
 	struct berth_err *e = NULL;
-	fixture_must(berth_fs_read_file(INSTALLED_PROFILE, 4u << 20, &b, &e) == 0, INSTALLED_PROFILE);
+	fixture_must(berth_fs_read_file(INSTALLED_PROFILE, 4u << 20, &b, &e) == 0,
+		     INSTALLED_PROFILE);
 	json_t *profile = load(b.data);
 
 	struct utsname u;
@@ -600,7 +601,8 @@ static void test_seccomp_default(void)
 	json_decref(out);
 	out = NULL;
 
-	fixture_put_file(fixture_path("bad.json"), "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  oops\n}\n");
+	fixture_put_file(fixture_path("bad.json"),
+			 "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  oops\n}\n");
 	setenv("BERTH_SECCOMP_PROFILE", fixture_path("bad.json"), 1);
 	r = berth_seccomp_default(NULL, &out, &e);
 	tap_is_int(r, -BERTH_E_INVALID, "a broken profile is an error");
