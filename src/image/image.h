@@ -190,6 +190,26 @@ int berth_image_load(struct berth_store *s, const char *manifest_digest, struct 
 char *berth_store_layer_dir(struct berth_store *s, const char *chain_id);
 bool berth_store_layer_ready(struct berth_store *s, const char *chain_id);
 
+/* ----------------------------------------------------------- build cache */
+
+/* What a cached build step made: one layer. */
+struct berth_cache_rec {
+	char chain[BERTH_DIGEST_LEN + 1];   /* its ChainID (layers/<chain-hex>) */
+	char diff_id[BERTH_DIGEST_LEN + 1]; /* uncompressed tar */
+	char digest[BERTH_DIGEST_LEN + 1];  /* compressed blob */
+	int64_t size;                       /* of the blob */
+	int64_t created;                    /* unix seconds the record was written */
+};
+
+/* The layer cached under `key` (a step's cache key). NOT_FOUND when there is
+ * none, or when its layer directory or blob has gone since (the stale record
+ * is dropped). */
+int berth_store_cache_get(struct berth_store *s, const char *key, struct berth_cache_rec *out,
+			  struct berth_err **err);
+/* Record (or replace) the layer made for `key`. */
+int berth_store_cache_put(struct berth_store *s, const char *key, const struct berth_cache_rec *rec,
+			  struct berth_err **err);
+
 /* ---------------------------------------------------------------- layers */
 
 enum berth_compression { BERTH_COMPRESS_NONE, BERTH_COMPRESS_GZIP, BERTH_COMPRESS_ZSTD };

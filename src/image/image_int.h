@@ -6,6 +6,10 @@
 #include "image/image.h"
 
 #include <locale.h>
+#include <sqlite3.h>
+
+/* The store's database connection (berth.db), for the module's other files. */
+sqlite3 *berth__store_db(struct berth_store *s);
 
 /* libarchive converts names through the thread's locale (pax "path" records,
  * hdrcharset). Applying and creating layers both run under C.UTF-8, whatever

@@ -2,7 +2,7 @@
  * while written, renamed into place only when right), tags in SQLite
  * (berth.db, WAL), and unpacked layer directories under layers/. Opening the
  * store removes what dead processes left half-done. */
-#include "image/image.h"
+#include "image/image_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct berth_store {
 	char *home;
@@ -77,7 +77,26 @@ static int db_open(struct berth_store *s, struct berth_err **err)
 				   "COMMIT;",
 				   err) < 0)
 		return -BERTH_E_SYS;
+	/* 2: the build cache, a layer per step key (build/). */
+	if (version < 2 && db_exec(s->db,
+				   "BEGIN;"
+				   "CREATE TABLE IF NOT EXISTS build_cache ("
+				   "  key TEXT PRIMARY KEY,"
+				   "  chain TEXT NOT NULL,"
+				   "  diff_id TEXT NOT NULL,"
+				   "  digest TEXT NOT NULL,"
+				   "  size INTEGER NOT NULL,"
+				   "  created INTEGER NOT NULL);"
+				   "PRAGMA user_version = 2;"
+				   "COMMIT;",
+				   err) < 0)
+		return -BERTH_E_SYS;
 	return 0;
+}
+
+sqlite3 *berth__store_db(struct berth_store *s)
+{
+	return s->db;
 }
 
 /* Remove temp files of processes that are gone: names start "<pid>-". */

@@ -24,8 +24,6 @@
 #define EARLY_OUTPUT_MAX (256u * 1024)
 /* How often to look for the runtime's pid file while the container starts. */
 #define START_POLL_MS 2
-/* One page of mount(2) option data, less the terminating NUL. */
-#define MOUNT_DATA_MAX 4095
 
 static int enter_private_namespace(const struct berth_runner *r, struct berth_err **err)
 {
@@ -41,54 +39,17 @@ static int enter_private_namespace(const struct berth_runner *r, struct berth_er
 	return 0;
 }
 
-/* The overlay: lowers through short links l/<n>, relative to the runner
- * directory, so that a hundred layers still fit in one page of options. */
+/* The rootfs: an overlay of the image's layers with a private upper. */
 static int mount_rootfs(const struct berth_runner *r, struct berth_err **err)
 {
 	const struct berth_container_opts *o = r->o;
 	_cleanup_close_ int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return berth_err_sys(err, errno, "open '%s'", r->dir);
-	if (mkdirat(dfd, "rootfs", 0755) < 0 || mkdirat(dfd, "work", 0700) < 0 ||
-	    (!o->upper_dir && mkdirat(dfd, "upper", 0755) < 0) || mkdirat(dfd, "l", 0700) < 0)
+	if (mkdirat(dfd, "rootfs", 0755) < 0 || (!o->upper_dir && mkdirat(dfd, "upper", 0755) < 0))
 		return berth_err_sys(err, errno, "prepare the rootfs in '%s'", r->dir);
-	struct berth_buf data;
-	berth_buf_init(&data, MOUNT_DATA_MAX);
-	berth_buf_addstr(&data, "lowerdir=");
-	if (!o->lowers.n) {
-		if (mkdirat(dfd, "empty", 0755) < 0) {
-			berth_buf_release(&data);
-			return berth_err_sys(err, errno, "prepare the rootfs in '%s'", r->dir);
-		}
-		berth_buf_addstr(&data, "empty");
-	}
-	for (size_t k = o->lowers.n; k-- > 0;) {
-		char link[32];
-		snprintf(link, sizeof(link), "l/%zu", k);
-		if (symlinkat(o->lowers.v[k], dfd, link) < 0) {
-			berth_buf_release(&data);
-			return berth_err_sys(err, errno, "link layer '%s'", o->lowers.v[k]);
-		}
-		berth_buf_addf(&data, "%s%s", k + 1 == o->lowers.n ? "" : ":", link);
-	}
-	berth_buf_addf(&data, ",upperdir=%s,workdir=work", o->upper_dir ? o->upper_dir : "upper");
-	if (access("/sys/module/overlay/parameters/index", F_OK) == 0)
-		berth_buf_addstr(&data, ",index=off");
-	int over = berth_buf_addch(&data, '\0') < 0;
-	if (over) {
-		berth_buf_release(&data);
-		return berth_err_set(err, BERTH_E_LIMIT,
-				     "%zu layers do not fit in one overlay mount", o->lowers.n);
-	}
-	/* mount(2) resolves the relative paths against the working directory. */
-	_cleanup_close_ int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-	if (fchdir(dfd) < 0 || mount("overlay", "rootfs", "overlay", 0, data.data) < 0)
-		rc = berth_err_sys(err, errno, "mount the overlay rootfs in '%s'", r->dir);
-	if (cwd >= 0 && fchdir(cwd) < 0 && rc == 0)
-		rc = berth_err_sys(err, errno, "return to the working directory");
-	berth_buf_release(&data);
-	return rc;
+	return berth_rootfs_mount(r->dir, &o->lowers, o->upper_dir ? o->upper_dir : "upper",
+				  "rootfs", err);
 }
 
 /* --- the run loop --- */

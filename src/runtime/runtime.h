@@ -143,6 +143,18 @@ int berth_gpu_discover(const struct berth_gpu_opts *o, unsigned count, struct be
 		       struct berth_err **err);
 void berth_gpu_set_release(struct berth_gpu_set *g);
 
+/* ---------------------------------------------------------------- rootfs */
+
+/* Mount the layers `lowers` (directories, base first) at dir/MOUNTPOINT in
+ * the caller's mount namespace. With `upper` (a path, relative to dir or
+ * absolute; dir/work is made as overlay's work dir) the mount is writable;
+ * with upper NULL it is a read-only view (one layer: a read-only bind mount;
+ * none: an empty directory dir/empty). The lowers are named through short
+ * links dir/l/<n>, so that a hundred layers fit mount(2)'s one page of
+ * options. */
+int berth_rootfs_mount(const char *dir, const struct berth_strv *lowers, const char *upper,
+		       const char *mountpoint, struct berth_err **err);
+
 /* ------------------------------------------------------------- containers */
 
 enum berth_network {

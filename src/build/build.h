@@ -1,0 +1,51 @@
+/* build/: Dockerfile to OCI image, with BuildKit's semantics
+ * (../shared/reference/dockerfile-semantics.md sections 3 to 7).
+ *
+ * The builder walks the stages the target needs (dockerfile/ plans them),
+ * runs RUN steps as containers (runtime/), copies files from the build
+ * context or other stages, keys each layer-making step like BuildKit does
+ * and reuses a cached layer when the key matches, and writes the image's
+ * config, manifest and layers into the store (image/), tagged. */
+#ifndef BERTH_BUILD_H
+#define BERTH_BUILD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/common.h"
+
+struct berth_store;
+
+/* A build secret: RUN --mount=type=secret,id=ID sees its value. */
+struct berth_build_secret {
+	char *id;
+	char *value;
+	size_t len;
+};
+
+struct berth_build_opts {
+	const char *dockerfile; /* the text */
+	size_t dockerfile_len;
+	const char *dockerfile_name; /* for messages ("Dockerfile", "-") */
+	const char *context;         /* directory, or NULL: no context (COPY from it fails) */
+	const char *target;          /* stage name or index, or NULL */
+	const struct berth_strv *build_args; /* "K=V" */
+	const char *tag;                     /* canonical name to tag the result, or NULL */
+	bool no_cache;                       /* skip lookups, still record */
+	const char *runtime;                 /* OCI runtime, NULL: detect */
+	const struct berth_build_secret *secrets;
+	size_t nsecrets;
+	FILE *progress; /* step lines, RUN output; NULL: quiet */
+	/* Pulls FROM images that are not in the store; NULL: missing is an error. */
+	int (*pull)(void *ctx, struct berth_store *s, const char *ref, char digest[BERTH_DIGEST_LEN + 1],
+		    struct berth_err **err);
+	void *pull_ctx;
+};
+
+/* Build; *digest_out gets the manifest digest. The calling process must be
+ * single-threaded: it enters a private mount namespace (for read-only views
+ * of stages), which it keeps. */
+int berth_build(struct berth_store *s, const struct berth_build_opts *o, char digest_out[BERTH_DIGEST_LEN + 1],
+		struct berth_err **err);
+
+#endif

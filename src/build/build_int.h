@@ -1,0 +1,97 @@
+/* Internals shared by the files of build/; included by nothing outside it. */
+#ifndef BERTH_BUILD_INT_H
+#define BERTH_BUILD_INT_H
+
+#include "build/build.h"
+#include "image/image.h"
+
+/* ------------------------------------------ .dockerignore (ignore.c) */
+
+/* The compiled patterns of a context's .dockerignore (moby's
+ * patternmatcher semantics: `#` comments, blank lines skipped, patterns
+ * cleaned like filepath.Clean with a leading '/' dropped, `!` exceptions,
+ * `*`, `?`, `[...]`, `**` across directories, last match wins, a directory
+ * that matches excludes everything below it unless an exception could
+ * re-include something below). */
+struct berth__ignore;
+
+/* Read <ctx_fd>/.dockerignore (missing: an empty matcher; over 1 MiB or a
+ * bad pattern: BERTH_E_INVALID naming the line). */
+int berth__ignore_load(int ctx_fd, struct berth__ignore **out, struct berth_err **err);
+/* Is `relpath` ("a/b/c": clean, relative, no "./") excluded? */
+bool berth__ignore_match(const struct berth__ignore *ig, const char *relpath);
+void berth__ignore_free(struct berth__ignore *ig);
+
+/* ---------------------------------------- COPY sources (sources.c) */
+
+struct berth__source {
+	char *path;  /* clean path relative to the root; "" is the root itself */
+	bool is_dir; /* after following a symlink at the top (BuildKit follows the source path) */
+};
+
+/* Expand COPY/ADD source patterns against a root directory (the context or
+ * a stage's view). Each pattern is resolved inside the root (leading '/'
+ * and ".." clamped, symlinks resolved beneath the root). Go filepath.Match
+ * wildcards per component. A literal path that does not exist (or is
+ * ignored) is BERTH_E_NOT_FOUND: "'x' not found in the build context"; a
+ * wildcard that matches nothing selects nothing. Sorted, without
+ * duplicates. `ig` may be NULL. Free with berth__sources_free(). */
+int berth__sources_resolve(int root_fd, const struct berth_strv *patterns,
+			   const struct berth__ignore *ig, const char *what,
+			   struct berth__source **out, size_t *n, struct berth_err **err);
+void berth__sources_free(struct berth__source *src, size_t n);
+
+/* A checksum of the sources' content, as BuildKit keys COPY: over every
+ * entry below each source (ignored ones left out), in path order: relative
+ * name, type, mode, uid, gid, size, symlink target, device numbers, and the
+ * SHA-256 of a file's bytes; mtime is not included. "sha256:<hex>". */
+int berth__sources_checksum(int root_fd, const struct berth__source *src, size_t n,
+			    const struct berth__ignore *ig, char out[BERTH_DIGEST_LEN + 1],
+			    struct berth_err **err);
+
+/* ------------------------------------------------- COPY itself (copy.c) */
+
+struct berth__copy_opts {
+	int src_root_fd;
+	const struct berth__source *src;
+	size_t nsrc;
+	bool wildcard; /* the sources came from a wildcard (dest must then be a directory) */
+	const struct berth__ignore *ig; /* NULL when copying from a stage */
+	const char *dest;               /* absolute path in the image; a trailing '/' is kept */
+	int view_fd;  /* read-only merged view of the image being built (dest's current state) */
+	int upper_fd; /* the new layer's directory, written into */
+	long uid, gid; /* owner of what is copied and of created parents; -1: keep the source's */
+	long mode;     /* --chmod for files and dirs copied, -1: keep the source's */
+};
+
+/* Docker's COPY into a new layer: a file source lands at dest (or at
+ * dest/NAME when dest ends in '/' or is a directory in the view); a
+ * directory source copies its contents into dest; several sources or a
+ * wildcard need dest to end in '/' (else BERTH_E_INVALID with Docker's
+ * message). Missing parents of dest are made in the upper (with the
+ * view's metadata where they exist there, else 0755 and the owner).
+ * Contents, modes, mtimes and symlinks (not followed below the top) are
+ * kept; ignored entries are skipped. Writes only beneath upper_fd. */
+int berth__copy(const struct berth__copy_opts *o, struct berth_err **err);
+
+/* ----------------------------------------------- layers (commit.c) */
+
+struct berth__layer {
+	char chain[BERTH_DIGEST_LEN + 1];
+	char diff_id[BERTH_DIGEST_LEN + 1];
+	char digest[BERTH_DIGEST_LEN + 1]; /* the compressed blob */
+	int64_t size;
+};
+
+/* A new, empty scratch directory for a layer, under the store's layers/
+ * (same filesystem; named so the store's repair removes it if this process
+ * dies). free(). */
+char *berth__layer_scratch(struct berth_store *s, struct berth_err **err);
+/* Turn the scratch directory into a stored layer: tar+gzip blob (entries
+ * sorted, whiteouts in OCI form), DiffID, ChainID on parent_chain (NULL for
+ * the first layer), the directory moved to layers/<chain-hex> (dropped when
+ * that layer exists already). */
+int berth__commit_layer(struct berth_store *s, const char *scratch, const char *parent_chain,
+			int64_t source_date_epoch, struct berth__layer *out, struct berth_err **err);
+
+#endif
