@@ -29,6 +29,8 @@ int cmd_image(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_container(int argc, char **argv);
+int cmd_secrets(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 
 /* --- shared by the verbs (state.c, progress.c) --- */
 
