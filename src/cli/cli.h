@@ -61,6 +61,11 @@ char *cli_canonical(const char *ref);
 struct berth_container_opts;
 int cli_container_image(const char *ref, struct berth_container_opts *o, bool quiet);
 
+/* False when $BERTH_PULL is "never": images missing from the store are an
+ * error instead of a pull (air-gapped machines, and the tests, which must
+ * never reach a public registry). */
+bool cli_pull_allowed(void);
+
 /* Print "berth: <context>: <message>" (or "berth: <file>:<line>: <message>"
  * when the error names a line of `file`) and free the error. Returns
  * CLI_FAIL. */

@@ -6,6 +6,7 @@
 #include "runtime/runtime.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int layers_ready(struct berth_store *s, const struct berth_manifest *m,
@@ -22,6 +23,12 @@ static int layers_ready(struct berth_store *s, const struct berth_manifest *m,
 	return all ? 0 : -1;
 }
 
+bool cli_pull_allowed(void)
+{
+	const char *p = getenv("BERTH_PULL");
+	return !p || strcmp(p, "never") != 0;
+}
+
 int cli_container_image(const char *refstr, struct berth_container_opts *o, bool quiet)
 {
 	_cleanup_free_ char *name = cli_canonical(refstr);
@@ -33,7 +40,9 @@ int cli_container_image(const char *refstr, struct berth_container_opts *o, bool
 	struct berth_err *err = NULL;
 	struct berth_image_entry e = {0};
 	int r = berth_store_lookup(s, name, &e, &err);
-	if (r == -BERTH_E_NOT_FOUND) {
+	if (r == -BERTH_E_NOT_FOUND && !cli_pull_allowed()) {
+		r = berth_err_prefix(&err, "'%s' is not in the store (BERTH_PULL=never)", refstr);
+	} else if (r == -BERTH_E_NOT_FOUND) {
 		berth_err_free(err);
 		err = NULL;
 		_cleanup_strv_ struct berth_strv insecure = BERTH_STRV_INIT;

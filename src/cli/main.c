@@ -12,6 +12,7 @@ static const struct cli_verb verbs[] = {
     {"tag", cmd_tag, "give a stored image another name"},
     {"images", cmd_images, "list stored images"},
     {"image", cmd_image, "inspect, remove, save and load images (OCI layouts)"},
+    {"build", cmd_build, "build an image from a Dockerfile (BuildKit semantics, cached)"},
     {"container", cmd_container, "run containers from stored images (run, ls, logs, stop, rm)"},
     {"secrets", cmd_secrets, "keep secrets encrypted at rest (set, list, unset)"},
     {"login", cmd_login, "keep credentials for a registry"},

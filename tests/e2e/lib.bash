@@ -2,6 +2,9 @@
 # directory removed on exit. Source it; $BERTH is the binary under test.
 BERTH=${BERTH:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/berth}
 TMP=$(mktemp -d /tmp/berth-e2e.XXXXXX)
+# Tests never reach a public registry: an image missing from the store is an
+# error, not a pull from Docker Hub.
+export BERTH_PULL=never
 trap 'rm -rf "$TMP"' EXIT
 _n=0 _failed=0
 

@@ -1,0 +1,1021 @@
+/* The build: walk the stages the target needs, run each instruction with
+ * BuildKit's semantics, reuse cached layers, and write the image. Steps that
+ * change the filesystem (RUN, COPY, ADD, WORKDIR) make layers and are keyed
+ * like BuildKit keys them (key.c); the others change the config. */
+#include "build/build_int.h"
+#include "dockerfile/dockerfile.h"
+#include "registry/registry.h"
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One layer of the image being built. */
+struct layer {
+	char chain[BERTH_DIGEST_LEN + 1];
+	char diff_id[BERTH_DIGEST_LEN + 1];
+	char digest[BERTH_DIGEST_LEN + 1];
+	int64_t size;
+	char *media_type;
+};
+
+/* A stage as far as it has been built. */
+struct state {
+	struct layer *layers;
+	size_t n, cap;
+	json_t *cfg;                    /* the whole image config */
+	char key[BERTH_DIGEST_LEN + 1]; /* cache key of this state */
+	bool cmd_set;                   /* CMD given in this stage */
+	const char *name;               /* for progress lines */
+};
+
+struct builder {
+	struct berth_store *s;
+	const struct berth_build_opts *o;
+	struct berth_df_file df;
+	struct state *st; /* per stage, by index */
+	int ctx_fd;
+	struct berth__ignore *ig;
+	char *work; /* this build's scratch directory (views) */
+	int nviews;
+	int64_t sde; /* SOURCE_DATE_EPOCH, or -1 */
+};
+
+static void progress(const struct builder *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress(const struct builder *b, const char *fmt, ...)
+{
+	if (!b->o->progress)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(b->o->progress, fmt, ap);
+	va_end(ap);
+	fflush(b->o->progress);
+}
+
+/* ------------------------------------------------------------- state */
+
+static void state_release(struct state *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->layers[i].media_type);
+	free(st->layers);
+	json_decref(st->cfg);
+	memset(st, 0, sizeof(*st));
+}
+
+static void state_push(struct state *st, const struct layer *l)
+{
+	st->layers = berth_xgrow(st->layers, sizeof(*st->layers), st->n + 1, &st->cap);
+	st->layers[st->n] = *l;
+	st->layers[st->n].media_type = berth_xstrdup(l->media_type);
+	st->n++;
+}
+
+static void state_copy(struct state *dst, const struct state *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++)
+		state_push(dst, &src->layers[i]);
+	dst->cfg = json_deep_copy(src->cfg);
+	memcpy(dst->key, src->key, sizeof(dst->key));
+}
+
+static json_t *config_of(struct state *st)
+{
+	json_t *c = json_object_get(st->cfg, "config");
+	if (!json_is_object(c)) {
+		c = json_object();
+		json_object_set_new(st->cfg, "config", c);
+	}
+	return c;
+}
+
+static const char *config_str(struct state *st, const char *key)
+{
+	return json_string_value(json_object_get(config_of(st), key));
+}
+
+static void lowers_of(const struct builder *b, const struct state *st, struct berth_strv *out)
+{
+	for (size_t i = 0; i < st->n; i++)
+		berth_strv_push_owned(out, berth_store_layer_dir(b->s, st->layers[i].chain));
+}
+
+static void history_add(struct builder *b, struct state *st, const char *created_by, bool empty)
+{
+	json_t *h = json_object_get(st->cfg, "history");
+	if (!json_is_array(h)) {
+		h = json_array();
+		json_object_set_new(st->cfg, "history", h);
+	}
+	char when[32];
+	time_t t = b->sde >= 0 ? (time_t)b->sde : time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_t *e = json_pack("{s:s, s:s, s:s}", "created", when, "created_by", created_by,
+			      "comment", "buildkit.dockerfile.v0");
+	if (empty)
+		json_object_set_new(e, "empty_layer", json_true());
+	json_array_append_new(h, e);
+}
+
+/* The env list (config Env) as a strv. */
+static void env_of(struct state *st, struct berth_strv *out)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(config_of(st), "Env"), i, v)
+	    berth_strv_push(out, json_string_value(v));
+}
+
+static void env_set(struct state *st, const char *k, const char *v)
+{
+	_cleanup_strv_ struct berth_strv env = BERTH_STRV_INIT;
+	env_of(st, &env);
+	berth_env_set(&env, k, v);
+	json_t *a = json_array();
+	for (size_t i = 0; i < env.n; i++)
+		json_array_append_new(a, json_string(env.v[i]));
+	json_object_set_new(config_of(st), "Env", a);
+}
+
+static json_t *strv_json(const struct berth_strv *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < v->n; i++)
+		json_array_append_new(a, json_string(v->v[i]));
+	return a;
+}
+
+/* -------------------------------------------------------------- keys */
+
+/* key = sha256(parent key, then each part followed by a NUL). */
+static void key_of(const char *parent, const struct berth_strv *parts,
+		   char out[BERTH_DIGEST_LEN + 1])
+{
+	struct berth_sha256 h;
+	berth_sha256_init(&h);
+	berth_sha256_update(&h, parent, strlen(parent) + 1);
+	for (size_t i = 0; i < parts->n; i++)
+		berth_sha256_update(&h, parts->v[i], strlen(parts->v[i]) + 1);
+	berth_sha256_final_digest(&h, out);
+	berth_sha256_release(&h);
+}
+
+/* ------------------------------------------------------------- views */
+
+/* A read-only view of a state's filesystem, mounted under the build's
+ * scratch directory (in this process's private mount namespace). Returns
+ * an fd of its root. */
+static int view_open(struct builder *b, const struct state *st, struct berth_err **err)
+{
+	_cleanup_free_ char *dir = berth_xasprintf("%s/v%d", b->work, b->nviews++);
+	if (mkdir(dir, 0700) < 0)
+		return berth_err_sys(err, errno, "make '%s'", dir);
+	_cleanup_free_ char *mnt = berth_xasprintf("%s/root", dir);
+	if (mkdir(mnt, 0755) < 0)
+		return berth_err_sys(err, errno, "make '%s'", mnt);
+	_cleanup_strv_ struct berth_strv lowers = BERTH_STRV_INIT;
+	lowers_of(b, st, &lowers);
+	if (berth_rootfs_mount(dir, &lowers, NULL, "root", err) < 0)
+		return -1;
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "open '%s'", mnt);
+	return fd;
+}
+
+/* Does `path` (absolute) exist in the view? Symlinks not followed at the end. */
+static bool view_has(int view_fd, const char *path)
+{
+	struct stat st;
+	return fstatat(view_fd, path[0] == '/' ? path + 1 : path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* ------------------------------------------------------------ layers */
+
+static int add_cached_or_commit(struct builder *b, struct state *st, const char *key,
+				const char *scratch, struct berth_err **err)
+{
+	struct berth__layer nl;
+	const char *parent = st->n ? st->layers[st->n - 1].chain : NULL;
+	if (berth__commit_layer(b->s, scratch, parent, b->sde, &nl, err) < 0)
+		return -1;
+	struct berth_cache_rec rec = {0};
+	memcpy(rec.chain, nl.chain, sizeof(rec.chain));
+	memcpy(rec.diff_id, nl.diff_id, sizeof(rec.diff_id));
+	memcpy(rec.digest, nl.digest, sizeof(rec.digest));
+	rec.size = nl.size;
+	if (berth_store_cache_put(b->s, key, &rec, err) < 0)
+		return -1;
+	struct layer l = {.size = nl.size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
+	memcpy(l.chain, nl.chain, sizeof(l.chain));
+	memcpy(l.diff_id, nl.diff_id, sizeof(l.diff_id));
+	memcpy(l.digest, nl.digest, sizeof(l.digest));
+	state_push(st, &l);
+	return 0;
+}
+
+/* A cache hit: the step's layer, as it was made before. */
+static bool cache_hit(struct builder *b, struct state *st, const char *key)
+{
+	if (b->o->no_cache)
+		return false;
+	struct berth_cache_rec rec;
+	if (berth_store_cache_get(b->s, key, &rec, NULL) < 0)
+		return false;
+	char chain[BERTH_DIGEST_LEN + 1];
+	berth_chain_id(st->n ? st->layers[st->n - 1].chain : NULL, rec.diff_id, chain);
+	if (strcmp(chain, rec.chain) != 0)
+		return false; /* made on another parent: not this step's result */
+	struct layer l = {.size = rec.size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
+	memcpy(l.chain, rec.chain, sizeof(l.chain));
+	memcpy(l.diff_id, rec.diff_id, sizeof(l.diff_id));
+	memcpy(l.digest, rec.digest, sizeof(l.digest));
+	state_push(st, &l);
+	return true;
+}
+
+static void diff_ids_update(struct state *st)
+{
+	json_t *ids = json_array();
+	for (size_t i = 0; i < st->n; i++)
+		json_array_append_new(ids, json_string(st->layers[i].diff_id));
+	json_object_set_new(st->cfg, "rootfs",
+			    json_pack("{s:s, s:o}", "type", "layers", "diff_ids", ids));
+}
+
+/* -------------------------------------------------------------- FROM */
+
+static int from_image(struct builder *b, struct state *st, const char *refstr,
+		      struct berth_err **err)
+{
+	struct berth_ref ref;
+	if (berth_ref_parse(refstr, &ref, err) < 0)
+		return berth_err_prefix(err, "FROM '%s'", refstr);
+	_cleanup_free_ char *name = berth_ref_string(&ref);
+	berth_ref_release(&ref);
+	struct berth_image_entry e = {0};
+	char digest[BERTH_DIGEST_LEN + 1] = "";
+	int r = berth_store_lookup(b->s, name, &e, NULL);
+	if (r == 0) {
+		memcpy(digest, e.digest, sizeof(digest));
+		berth_image_entry_release(&e);
+	} else if (b->o->pull) {
+		if (b->o->pull(b->o->pull_ctx, b->s, refstr, digest, err) < 0)
+			return berth_err_prefix(err, "FROM '%s'", refstr);
+	} else {
+		return berth_err_set(err, BERTH_E_NOT_FOUND,
+				     "FROM '%s': not in the store; pull it first", refstr);
+	}
+	struct berth_manifest m;
+	struct berth_image_config cfg;
+	if (berth_image_load(b->s, digest, &m, &cfg, err) < 0)
+		return berth_err_prefix(err, "FROM '%s'", refstr);
+	r = 0;
+	if (m.nlayers != cfg.diff_ids.n)
+		r = berth_err_set(err, BERTH_E_INVALID, "FROM '%s': %zu layers but %zu diff_ids",
+				  refstr, m.nlayers, cfg.diff_ids.n);
+	if (r == 0 && berth_image_unpack(b->s, digest, NULL, NULL, err) < 0)
+		r = berth_err_prefix(err, "FROM '%s'", refstr);
+	char chain[BERTH_DIGEST_LEN + 1] = "";
+	for (size_t i = 0; r == 0 && i < m.nlayers; i++) {
+		berth_chain_id(*chain ? chain : NULL, cfg.diff_ids.v[i], chain);
+		struct layer l = {.size = m.layers[i].size, .media_type = m.layers[i].media_type};
+		memcpy(l.chain, chain, sizeof(l.chain));
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", cfg.diff_ids.v[i]);
+		memcpy(l.digest, m.layers[i].digest, sizeof(l.digest));
+		state_push(st, &l);
+	}
+	if (r == 0) {
+		st->cfg = json_deep_copy(cfg.json);
+		if (json_array_size(json_object_get(config_of(st), "OnBuild")))
+			r = berth_err_set(err, BERTH_E_UNSUPPORTED,
+					  "FROM '%s': the image has ONBUILD triggers, which berth "
+					  "does not run yet",
+					  refstr);
+		_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
+		berth_strv_push(&parts, "FROM");
+		key_of(digest, &parts, st->key);
+	}
+	berth_manifest_release(&m);
+	berth_image_config_release(&cfg);
+	return r;
+}
+
+static int do_from(struct builder *b, size_t idx, struct berth_err **err)
+{
+	const struct berth_df_stage *sg = &b->df.stages[idx];
+	struct state *st = &b->st[idx];
+	if (sg->base_stage >= 0) {
+		state_copy(st, &b->st[sg->base_stage]);
+	} else if (sg->scratch) {
+		st->cfg = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture",
+				    "amd64", "os", "linux", "config", "rootfs", "type", "layers",
+				    "diff_ids", "history");
+		_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
+		berth_strv_push(&parts, "FROM scratch");
+		key_of("", &parts, st->key);
+	} else if (from_image(b, st, sg->base, err) < 0) {
+		return -1;
+	}
+	st->name = sg->name;
+	return 0;
+}
+
+/* ------------------------------------------------ config instructions */
+
+/* Shell form under the stage's SHELL (default /bin/sh -c). */
+static void shell_wrap(struct state *st, const struct berth_df_instr *in, struct berth_strv *out)
+{
+	if (in->json) {
+		for (size_t i = 0; i < in->args.n; i++)
+			berth_strv_push(out, in->args.v[i]);
+		return;
+	}
+	json_t *shell = json_object_get(config_of(st), "Shell");
+	if (json_array_size(shell)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(shell, i, v) berth_strv_push(out, json_string_value(v));
+	} else {
+		berth_strv_push(out, "/bin/sh");
+		berth_strv_push(out, "-c");
+	}
+	berth_strv_push(out, in->args.n ? in->args.v[0] : "");
+}
+
+static void set_object_keys(struct state *st, const char *field, const struct berth_strv *keys)
+{
+	json_t *o = json_object_get(config_of(st), field);
+	if (!json_is_object(o)) {
+		o = json_object();
+		json_object_set_new(config_of(st), field, o);
+	}
+	for (size_t i = 0; i < keys->n; i++)
+		json_object_set_new(o, keys->v[i], json_object());
+}
+
+static int config_instr(struct builder *b, struct state *st, const struct berth_df_instr *in,
+			struct berth_err **err)
+{
+	json_t *c = config_of(st);
+	_cleanup_strv_ struct berth_strv v = BERTH_STRV_INIT;
+	switch (in->kind) {
+	case BERTH_DF_ENV:
+		for (size_t i = 0; i < in->nkvs; i++)
+			env_set(st, in->kvs[i].key, in->kvs[i].value ? in->kvs[i].value : "");
+		break;
+	case BERTH_DF_LABEL: {
+		json_t *l = json_object_get(c, "Labels");
+		if (!json_is_object(l)) {
+			l = json_object();
+			json_object_set_new(c, "Labels", l);
+		}
+		for (size_t i = 0; i < in->nkvs; i++)
+			json_object_set_new(l, in->kvs[i].key,
+					    json_string(in->kvs[i].value ? in->kvs[i].value : ""));
+		break;
+	}
+	case BERTH_DF_USER:
+		json_object_set_new(c, "User", json_string(in->args.n ? in->args.v[0] : ""));
+		break;
+	case BERTH_DF_EXPOSE:
+		for (size_t i = 0; i < in->args.n; i++) {
+			const char *p = in->args.v[i];
+			if (strchr(p, '/'))
+				berth_strv_push(&v, p);
+			else
+				berth_strv_pushf(&v, "%s/tcp", p);
+		}
+		set_object_keys(st, "ExposedPorts", &v);
+		break;
+	case BERTH_DF_VOLUME:
+		for (size_t i = 0; i < in->args.n; i++)
+			if (!*in->args.v[i])
+				return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+							  "VOLUME: a path must not be empty");
+		set_object_keys(st, "Volumes", &in->args);
+		break;
+	case BERTH_DF_CMD:
+		shell_wrap(st, in, &v);
+		json_object_set_new(c, "Cmd", strv_json(&v));
+		st->cmd_set = true;
+		break;
+	case BERTH_DF_ENTRYPOINT:
+		shell_wrap(st, in, &v);
+		json_object_set_new(c, "Entrypoint", strv_json(&v));
+		if (!st->cmd_set)
+			json_object_set_new(c, "Cmd", json_null());
+		break;
+	case BERTH_DF_SHELL:
+		json_object_set_new(c, "Shell", strv_json(&in->args));
+		break;
+	case BERTH_DF_STOPSIGNAL:
+		json_object_set_new(c, "StopSignal", json_string(in->args.n ? in->args.v[0] : ""));
+		break;
+	case BERTH_DF_HEALTHCHECK: {
+		json_t *h = json_pack("{s:o}", "Test", strv_json(&in->args));
+		if (in->interval)
+			json_object_set_new(h, "Interval", json_integer(in->interval));
+		if (in->timeout)
+			json_object_set_new(h, "Timeout", json_integer(in->timeout));
+		if (in->start_period)
+			json_object_set_new(h, "StartPeriod", json_integer(in->start_period));
+		if (in->start_interval)
+			json_object_set_new(h, "StartInterval", json_integer(in->start_interval));
+		if (in->retries)
+			json_object_set_new(h, "Retries", json_integer(in->retries));
+		json_object_set_new(c, "Healthcheck", h);
+		break;
+	}
+	case BERTH_DF_ONBUILD: {
+		json_t *o = json_object_get(c, "OnBuild");
+		if (!json_is_array(o)) {
+			o = json_array();
+			json_object_set_new(c, "OnBuild", o);
+		}
+		json_array_append_new(o, json_string(in->args.n ? in->args.v[0] : ""));
+		break;
+	}
+	case BERTH_DF_MAINTAINER:
+		json_object_set_new(st->cfg, "author",
+				    json_string(in->args.n ? in->args.v[0] : ""));
+		break;
+	case BERTH_DF_ARG:
+		return 0; /* not in the config; values reach RUN through arg_env */
+	default:
+		return berth_err_set_line(err, BERTH_E_INTERNAL, in->line,
+					  "not a config instruction");
+	}
+	history_add(b, st, in->node && in->node->original ? in->node->original : "", true);
+	return 0;
+}
+
+/* --------------------------------------------------------------- RUN */
+
+/* What the runtime makes as mount points; removed from the layer when the
+ * image did not have them (BuildKit does the same). Parents last. */
+static const char *const mount_stubs[] = {
+    "proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc", NULL,
+};
+
+static void prune_stubs(const char *scratch, const bool *had)
+{
+	_cleanup_close_ int fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; fd >= 0 && mount_stubs[i]; i++) {
+		struct stat st;
+		if (fstatat(fd, mount_stubs[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		/* A directory the image had is in the upper only because a stub
+		 * was made inside it: once empty, it can go too. */
+		if (had[i] && !S_ISDIR(st.st_mode))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			unlinkat(fd, mount_stubs[i], AT_REMOVEDIR); /* only when empty */
+		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+			unlinkat(fd, mount_stubs[i], 0);
+	}
+}
+
+/* Run the step's container over the state's layers; its upper directory
+ * becomes the new layer. */
+static int run_container(struct builder *b, struct state *st, const struct berth_df_instr *in,
+			 const struct berth_strv *args, struct berth_strv *env, const char *key,
+			 struct berth_err **err)
+{
+	const char *cwd = config_str(st, "WorkingDir");
+	const char *user = config_str(st, "User");
+	bool none = in->network == BERTH_DF_NET_NONE;
+	int rc = 0;
+	_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
+	if (!scratch)
+		return -1;
+	bool had[sizeof(mount_stubs) / sizeof(mount_stubs[0])] = {false};
+	_cleanup_close_ int view = view_open(b, st, err);
+	if (view < 0) {
+		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+		return -1;
+	}
+	for (size_t i = 0; mount_stubs[i]; i++)
+		had[i] = view_has(view, mount_stubs[i]);
+
+	for (size_t i = 0; i < in->proxy_env.n; i++)
+		berth_strv_push(env, in->proxy_env.v[i]); /* never in the key */
+	struct berth_container_opts co = {0};
+	lowers_of(b, st, &co.lowers);
+	co.set_entrypoint = true;
+	berth_strv_copy(&co.entrypoint, args);
+	berth_strv_copy(&co.env, env);
+	co.cwd = berth_xstrdup(cwd && *cwd ? cwd : "/");
+	co.user = berth_xstrdup(user ? user : "");
+	co.hostname = berth_xstrdup("buildkitsandbox");
+	co.network = none ? BERTH_NET_NONE : BERTH_NET_HOST;
+	co.upper_dir = berth_xstrdup(scratch);
+	co.rm = true;
+	co.runtime = b->o->runtime ? berth_xstrdup(b->o->runtime) : NULL;
+	co.image = berth_xstrdup("(build)");
+	struct berth_runner *r = NULL;
+	int code = 0;
+	int pfd = b->o->progress ? fileno(b->o->progress) : -1;
+	struct berth_runner_io io = {pfd, pfd};
+	if (berth_runner_create(berth_store_home(b->s), &co, &r, err) < 0 ||
+	    berth_runner_run(r, &io, &code, err) < 0) {
+		rc = berth_err_prefix(err, "line %d: RUN", in->line);
+	} else if (code != 0) {
+		rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
+					"RUN: process \"%s\" did not complete successfully: exit "
+					"code: %d",
+					in->args.n ? in->args.v[0] : "", code);
+	}
+	berth_runner_free(r);
+	berth_container_opts_release(&co);
+	if (rc == 0) {
+		prune_stubs(scratch, had);
+		rc = add_cached_or_commit(b, st, key, scratch, err);
+	}
+	if (rc < 0)
+		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+	return rc;
+}
+
+static int do_run(struct builder *b, struct state *st, const struct berth_df_instr *in,
+		  struct berth_err **err)
+{
+	if (in->nmounts)
+		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+					  "RUN --mount is not supported by this berth yet");
+	if (in->insecure)
+		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+					  "RUN --security=insecure is not allowed");
+	_cleanup_strv_ struct berth_strv args = BERTH_STRV_INIT, env = BERTH_STRV_INIT,
+					 parts = BERTH_STRV_INIT;
+	shell_wrap(st, in, &args);
+	env_of(st, &env);
+	/* In-scope ARGs reach the process unless ENV set the same name. */
+	for (size_t i = 0; i < in->arg_env.n; i++) {
+		const char *kv = in->arg_env.v[i], *eq = strchr(kv, '=');
+		if (eq && !berth_env_get(&env, kv, (size_t)(eq - kv)))
+			berth_strv_push(&env, kv);
+	}
+	const char *cwd = config_str(st, "WorkingDir");
+	const char *user = config_str(st, "User");
+	bool none = in->network == BERTH_DF_NET_NONE;
+	berth_strv_push(&parts, "RUN");
+	for (size_t i = 0; i < args.n; i++)
+		berth_strv_pushf(&parts, "arg=%s", args.v[i]);
+	for (size_t i = 0; i < env.n; i++)
+		berth_strv_pushf(&parts, "env=%s", env.v[i]);
+	berth_strv_pushf(&parts, "cwd=%s", cwd && *cwd ? cwd : "/");
+	berth_strv_pushf(&parts, "user=%s", user ? user : "");
+	berth_strv_pushf(&parts, "network=%s", none ? "none" : "host");
+	char key[BERTH_DIGEST_LEN + 1];
+	key_of(st->key, &parts, key);
+
+	struct berth_buf hist;
+	berth_buf_init(&hist, 1u << 20);
+	berth_buf_addstr(&hist, "RUN ");
+	if (in->arg_env.n) {
+		berth_buf_addf(&hist, "|%zu ", in->arg_env.n);
+		for (size_t i = 0; i < in->arg_env.n; i++)
+			berth_buf_addf(&hist, "%s ", in->arg_env.v[i]);
+	}
+	for (size_t i = 0; i < args.n; i++)
+		berth_buf_addf(&hist, "%s%s", i ? " " : "", args.v[i]);
+	berth_buf_addstr(&hist, " # buildkit");
+
+	int rc = 0;
+	if (cache_hit(b, st, key))
+		progress(b, "  CACHED\n");
+	else
+		rc = run_container(b, st, in, &args, &env, key, err);
+	if (rc == 0) {
+		memcpy(st->key, key, sizeof(st->key));
+		history_add(b, st, hist.data, false);
+	}
+	berth_buf_release(&hist);
+	return rc;
+}
+
+/* ------------------------------------------------- COPY, ADD, WORKDIR */
+
+static bool is_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ||
+	       strncmp(s, "git@", 4) == 0;
+}
+
+static bool has_wildcard(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* A local archive ADD would unpack (gzip, bzip2, xz or tar magic). */
+static bool looks_like_archive(int root_fd, const char *path)
+{
+	_cleanup_close_ int fd = berth_fs_open_beneath(root_fd, path, O_RDONLY, 0, NULL);
+	unsigned char h[263];
+	ssize_t n = fd >= 0 ? pread(fd, h, sizeof(h), 0) : -1;
+	if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b)
+		return true;
+	if (n >= 3 && memcmp(h, "BZh", 3) == 0)
+		return true;
+	if (n >= 6 && memcmp(h,
+			     "\xfd"
+			     "7zXZ\0",
+			     6) == 0)
+		return true;
+	return n >= 262 && memcmp(h + 257, "ustar", 5) == 0;
+}
+
+/* --chown USER[:GROUP], names looked up in the destination image. */
+static int chown_ids(int view_fd, const char *spec, long *uid, long *gid, struct berth_err **err)
+{
+	*uid = *gid = 0;
+	if (!spec || !*spec)
+		return 0;
+	struct berth_user u;
+	if (berth_user_resolve(view_fd, spec, &u, err) < 0)
+		return berth_err_prefix(err, "--chown");
+	*uid = u.uid;
+	*gid = u.gid;
+	/* A bare numeric user means that group too. */
+	if (!strchr(spec, ':') && spec[strspn(spec, "0123456789")] == '\0')
+		*gid = u.uid;
+	berth_user_release(&u);
+	return 0;
+}
+
+static int do_copy(struct builder *b, struct state *st, const struct berth_df_instr *in,
+		   struct berth_err **err)
+{
+	const char *kind = berth_df_kind_name(in->kind);
+	if (in->parents || in->excludes.n)
+		return berth_err_set_line(
+		    err, BERTH_E_UNSUPPORTED, in->line,
+		    "%s --parents and --exclude are not supported by this berth "
+		    "yet",
+		    kind);
+	if (in->checksum)
+		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+					  "ADD --checksum is not supported by this berth yet");
+	for (size_t i = 0; i < in->args.n; i++)
+		if (is_url(in->args.v[i]))
+			return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+						  "%s of a URL ('%s') is not supported by this "
+						  "berth yet",
+						  kind, in->args.v[i]);
+	int root_fd = -1;
+	_cleanup_close_ int from_view = -1;
+	const struct berth__ignore *ig = NULL;
+	_cleanup_free_ char *what = NULL;
+	if (in->from_stage >= 0) {
+		from_view = view_open(b, &b->st[in->from_stage], err);
+		if (from_view < 0)
+			return -1;
+		root_fd = from_view;
+		const char *n = b->df.stages[in->from_stage].name;
+		what = n ? berth_xasprintf("stage '%s'", n)
+			 : berth_xasprintf("stage %d", in->from_stage);
+	} else if (in->from) {
+		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+					  "%s --from=%s: copying from an image is not supported by "
+					  "this berth yet; use FROM %s AS name, then --from=name",
+					  kind, in->from, in->from);
+	} else {
+		if (b->ctx_fd < 0)
+			return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+						  "%s needs a build context; give --context DIR",
+						  kind);
+		root_fd = b->ctx_fd;
+		ig = b->ig;
+		what = berth_xstrdup("the build context");
+	}
+	struct berth__source *src = NULL;
+	size_t nsrc = 0;
+	if (berth__sources_resolve(root_fd, &in->args, ig, what, &src, &nsrc, err) < 0)
+		return berth_err_prefix(err, "line %d: %s", in->line, kind);
+	int rc = 0;
+	if (in->kind == BERTH_DF_ADD)
+		for (size_t i = 0; rc == 0 && i < nsrc; i++)
+			if (!src[i].is_dir && looks_like_archive(root_fd, src[i].path))
+				rc = berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+							"ADD of the archive '%s' (unpacked by "
+							"Docker) is not supported by this berth "
+							"yet; use COPY and RUN tar",
+							src[i].path);
+	char sum[BERTH_DIGEST_LEN + 1] = "";
+	if (rc == 0 && berth__sources_checksum(root_fd, src, nsrc, ig, sum, err) < 0)
+		rc = berth_err_prefix(err, "line %d: %s", in->line, kind);
+	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
+	berth_strv_push(&parts, kind);
+	berth_strv_pushf(&parts, "from=%s", in->from ? in->from : "");
+	for (size_t i = 0; i < in->args.n; i++)
+		berth_strv_pushf(&parts, "src=%s", in->args.v[i]);
+	berth_strv_pushf(&parts, "dest=%s", in->resolved ? in->resolved : "");
+	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
+	berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
+	berth_strv_pushf(&parts, "sum=%s", sum);
+	char key[BERTH_DIGEST_LEN + 1];
+	key_of(st->key, &parts, key);
+	bool wildcard = false;
+	for (size_t i = 0; i < in->args.n; i++)
+		wildcard |= has_wildcard(in->args.v[i]);
+
+	if (rc == 0 && cache_hit(b, st, key)) {
+		progress(b, "  CACHED\n");
+	} else if (rc == 0) {
+		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
+		_cleanup_close_ int view = scratch ? view_open(b, st, err) : -1;
+		_cleanup_close_ int upper =
+		    view >= 0 ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		long uid = 0, gid = 0, mode = -1;
+		char *end = NULL;
+		if (!scratch || view < 0)
+			rc = -1;
+		else if (upper < 0)
+			rc = berth_err_sys(err, errno, "open '%s'", scratch);
+		else if (chown_ids(view, in->chown, &uid, &gid, err) < 0)
+			rc = berth_err_prefix(err, "line %d: %s", in->line, kind);
+		else if (in->chmod &&
+			 ((mode = strtol(in->chmod, &end, 8)), *end || mode < 0 || mode > 07777))
+			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
+						"--chmod=%s: give octal permissions like 755",
+						in->chmod);
+		if (rc == 0) {
+			if (in->from_stage >= 0 && !in->chown)
+				uid = gid = -1; /* from a stage, owners are kept */
+			struct berth__copy_opts co = {
+			    .src_root_fd = root_fd,
+			    .src = src,
+			    .nsrc = nsrc,
+			    .wildcard = wildcard,
+			    .ig = ig,
+			    .dest = in->resolved,
+			    .view_fd = view,
+			    .upper_fd = upper,
+			    .uid = uid,
+			    .gid = gid,
+			    .mode = mode,
+			};
+			rc = berth__copy(&co, err);
+			if (rc < 0)
+				berth_err_prefix(err, "line %d: %s", in->line, kind);
+		}
+		if (rc == 0)
+			rc = add_cached_or_commit(b, st, key, scratch, err);
+		if (rc < 0 && scratch)
+			berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+	}
+	berth__sources_free(src, nsrc);
+	if (rc == 0) {
+		memcpy(st->key, key, sizeof(st->key));
+		_cleanup_free_ char *h = berth_xasprintf(
+		    "%s # buildkit", in->node && in->node->original ? in->node->original : kind);
+		history_add(b, st, h, false);
+	}
+	return rc;
+}
+
+static int do_workdir(struct builder *b, struct state *st, const struct berth_df_instr *in,
+		      struct berth_err **err)
+{
+	const char *dir = in->resolved ? in->resolved : "/";
+	json_object_set_new(config_of(st), "WorkingDir", json_string(dir));
+	_cleanup_free_ char *h = berth_xasprintf("WORKDIR %s", dir);
+	if (strcmp(dir, "/") == 0) {
+		history_add(b, st, h, true);
+		return 0;
+	}
+	_cleanup_close_ int view = view_open(b, st, err);
+	if (view < 0)
+		return -1;
+	if (view_has(view, dir)) {
+		history_add(b, st, h, true);
+		return 0;
+	}
+	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
+	berth_strv_pushf(&parts, "WORKDIR %s", dir);
+	char key[BERTH_DIGEST_LEN + 1];
+	key_of(st->key, &parts, key);
+	int rc = 0;
+	if (cache_hit(b, st, key)) {
+		progress(b, "  CACHED\n");
+	} else {
+		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
+		_cleanup_close_ int upper =
+		    scratch ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (upper < 0)
+			rc = scratch ? berth_err_sys(err, errno, "open '%s'", scratch) : -1;
+		else if (berth_fs_mkdir_beneath(upper, dir, 0755, err) < 0)
+			rc = berth_err_prefix(err, "line %d: WORKDIR", in->line);
+		if (rc == 0)
+			rc = add_cached_or_commit(b, st, key, scratch, err);
+		if (rc < 0 && scratch)
+			berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+	}
+	if (rc == 0) {
+		memcpy(st->key, key, sizeof(st->key));
+		history_add(b, st, h, false);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ output */
+
+static const char *oci_layer_type(const char *mt)
+{
+	/* Docker's gzip layer is the same bytes under OCI's name. */
+	if (!mt || strcmp(mt, BERTH_MT_DOCKER_LAYER) == 0)
+		return BERTH_MT_OCI_LAYER_GZIP;
+	return mt;
+}
+
+static int write_image(struct builder *b, struct state *st, char digest_out[BERTH_DIGEST_LEN + 1],
+		       struct berth_err **err)
+{
+	diff_ids_update(st);
+	char when[32];
+	time_t t = b->sde >= 0 ? (time_t)b->sde : time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(st->cfg, "created", json_string(when));
+	if (!json_object_get(st->cfg, "architecture"))
+		json_object_set_new(st->cfg, "architecture", json_string("amd64"));
+	if (!json_object_get(st->cfg, "os"))
+		json_object_set_new(st->cfg, "os", json_string("linux"));
+
+	_cleanup_buf_ struct berth_buf cb, mb;
+	berth_buf_init(&cb, BERTH_CONFIG_MAX);
+	berth_buf_init(&mb, BERTH_MANIFEST_MAX);
+	char cdigest[BERTH_DIGEST_LEN + 1];
+	if (berth_json_dump_canonical(st->cfg, &cb) < 0)
+		return berth_err_set(err, BERTH_E_LIMIT, "the image config is too large");
+	if (berth_blob_put(b->s, cb.data, cb.len, NULL, cdigest, err) < 0)
+		return -1;
+	json_t *layers = json_array();
+	int64_t total = (int64_t)cb.len;
+	for (size_t i = 0; i < st->n; i++) {
+		json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType",
+							oci_layer_type(st->layers[i].media_type),
+							"digest", st->layers[i].digest, "size",
+							(json_int_t)st->layers[i].size));
+		total += st->layers[i].size;
+	}
+	_cleanup_json_ json_t *man =
+	    json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
+		      BERTH_MT_OCI_MANIFEST, "config", "mediaType", BERTH_MT_OCI_CONFIG, "digest",
+		      cdigest, "size", (json_int_t)cb.len, "layers", layers);
+	if (berth_json_dump_canonical(man, &mb) < 0)
+		return berth_err_set(err, BERTH_E_LIMIT, "the manifest is too large");
+	if (berth_blob_put(b->s, mb.data, mb.len, NULL, digest_out, err) < 0)
+		return -1;
+	total += (int64_t)mb.len;
+	if (b->o->tag &&
+	    berth_store_tag(b->s, b->o->tag, digest_out, BERTH_MT_OCI_MANIFEST, total, err) < 0)
+		return berth_err_prefix(err, "tag '%s'", b->o->tag);
+	return 0;
+}
+
+/* ------------------------------------------------------------- build */
+
+static int instr(struct builder *b, struct state *st, const struct berth_df_instr *in,
+		 struct berth_err **err)
+{
+	switch (in->kind) {
+	case BERTH_DF_RUN:
+		return do_run(b, st, in, err);
+	case BERTH_DF_COPY:
+	case BERTH_DF_ADD:
+		return do_copy(b, st, in, err);
+	case BERTH_DF_WORKDIR:
+		return do_workdir(b, st, in, err);
+	default:
+		return config_instr(b, st, in, err);
+	}
+}
+
+static int build_stages(struct builder *b, struct berth_err **err)
+{
+	for (size_t k = 0; k < b->df.norder; k++) {
+		int idx = b->df.order[k];
+		const struct berth_df_stage *sg = &b->df.stages[idx];
+		char label[64];
+		snprintf(label, sizeof(label), "%s", sg->name ? sg->name : "");
+		if (!*label)
+			snprintf(label, sizeof(label), "stage-%d", idx);
+		size_t total = sg->n + 1;
+		progress(b, "[%s 1/%zu] FROM %s\n", label, total,
+			 sg->scratch ? "scratch"
+			 : sg->base  ? sg->base
+				     : "");
+		if (do_from(b, (size_t)idx, err) < 0)
+			return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
+		for (size_t i = 0; i < sg->n; i++) {
+			const struct berth_df_instr *in = &sg->instrs[i];
+			progress(b, "[%s %zu/%zu] %s\n", label, i + 2, total,
+				 in->node && in->node->original ? in->node->original
+								: berth_df_kind_name(in->kind));
+			if (instr(b, &b->st[idx], in, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The builder reads stages through read-only overlay mounts: they live in
+ * a mount namespace of its own and vanish with it. */
+static int private_mounts(struct berth_err **err)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return berth_err_sys(err, errno,
+				     "enter a private mount namespace (builds need root)");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return berth_err_sys(err, errno, "make the mount namespace private");
+	return 0;
+}
+
+static void unmount_views(struct builder *b)
+{
+	for (int i = 0; i < b->nviews; i++) {
+		_cleanup_free_ char *m = berth_xasprintf("%s/v%d/root", b->work, i);
+		umount2(m, MNT_DETACH);
+	}
+	berth_fs_remove_tree(AT_FDCWD, b->work, NULL);
+}
+
+int berth_build(struct berth_store *s, const struct berth_build_opts *o,
+		char digest_out[BERTH_DIGEST_LEN + 1], struct berth_err **err)
+{
+	struct builder b = {.s = s, .o = o, .ctx_fd = -1, .sde = -1};
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde) {
+		char *end;
+		long long v = strtoll(sde, &end, 10);
+		if (*end || v < 0)
+			return berth_err_set(err, BERTH_E_INVALID,
+					     "SOURCE_DATE_EPOCH='%s': give seconds since 1970",
+					     sde);
+		b.sde = v;
+	}
+	struct berth_df_options dopt = {.build_args = o->build_args, .target = o->target};
+	if (berth_df_load(o->dockerfile, o->dockerfile_len, &dopt, &b.df, err) < 0)
+		return berth_err_prefix(err, "%s", o->dockerfile_name);
+	for (size_t i = 0; i < b.df.warnings.n; i++)
+		progress(&b, "warning: %s\n", b.df.warnings.v[i]);
+	if (b.df.unused_build_args.n) {
+		progress(&b, "warning: build args not used by any stage:");
+		for (size_t i = 0; i < b.df.unused_build_args.n; i++)
+			progress(&b, " %s", b.df.unused_build_args.v[i]);
+		progress(&b, "\n");
+	}
+	int rc = -1;
+	if (o->context) {
+		b.ctx_fd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (b.ctx_fd < 0) {
+			berth_err_sys(err, errno, "build context '%s'", o->context);
+			goto out;
+		}
+		if (berth__ignore_load(b.ctx_fd, &b.ig, err) < 0) {
+			berth_err_prefix(err, "build context '%s'", o->context);
+			goto out;
+		}
+	}
+	if (private_mounts(err) < 0)
+		goto out;
+	/* "<pid>-" names are removed by the store if this process dies. */
+	b.work = berth_xasprintf("%s/layers/%d-work-XXXXXX", berth_store_home(s), (int)getpid());
+	if (!mkdtemp(b.work)) {
+		berth_err_sys(err, errno, "make '%s'", b.work);
+		free(b.work);
+		b.work = NULL;
+		goto out;
+	}
+	b.st = berth_xcalloc(b.df.n, sizeof(*b.st));
+	if (build_stages(&b, err) == 0)
+		rc = write_image(&b, &b.st[b.df.target], digest_out, err);
+out:
+	if (b.work) {
+		unmount_views(&b);
+		free(b.work);
+	}
+	for (size_t i = 0; b.st && i < b.df.n; i++)
+		state_release(&b.st[i]);
+	free(b.st);
+	if (b.ctx_fd >= 0)
+		close(b.ctx_fd);
+	berth__ignore_free(b.ig);
+	berth_df_file_release(&b.df);
+	return rc;
+}
