@@ -470,22 +470,183 @@ static const char *const mount_stubs[] = {
     "proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc", NULL,
 };
 
-static void prune_stubs(const char *scratch, const bool *had)
+/* The paths a RUN's mounts may leave as stubs, children before parents:
+ * each --mount target and its parents, then the standard ones. */
+static void stub_paths(const struct berth_df_instr *in, struct berth_strv *out)
+{
+	for (size_t i = 0; i < in->nmounts; i++) {
+		const char *t = in->mounts[i].target;
+		if (!t)
+			continue;
+		_cleanup_free_ char *p = berth_xstrdup(t[0] == '/' ? t + 1 : t);
+		for (;;) {
+			if (*p && !berth_strv_contains(out, p))
+				berth_strv_push(out, p);
+			char *slash = strrchr(p, '/');
+			if (!slash)
+				break;
+			*slash = '\0';
+		}
+	}
+	for (size_t i = 0; mount_stubs[i]; i++)
+		if (!berth_strv_contains(out, mount_stubs[i]))
+			berth_strv_push(out, mount_stubs[i]);
+}
+
+static void prune_stubs(const char *scratch, const struct berth_strv *paths, const bool *had)
 {
 	_cleanup_close_ int fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (size_t i = 0; fd >= 0 && mount_stubs[i]; i++) {
+	for (size_t i = 0; fd >= 0 && i < paths->n; i++) {
 		struct stat st;
-		if (fstatat(fd, mount_stubs[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		/* A directory the image had is in the upper only because a stub
 		 * was made inside it: once empty, it can go too. */
 		if (had[i] && !S_ISDIR(st.st_mode))
 			continue;
 		if (S_ISDIR(st.st_mode))
-			unlinkat(fd, mount_stubs[i], AT_REMOVEDIR); /* only when empty */
+			unlinkat(fd, paths->v[i], AT_REMOVEDIR); /* only when empty */
 		else if (S_ISREG(st.st_mode) && st.st_size == 0)
-			unlinkat(fd, mount_stubs[i], 0);
+			unlinkat(fd, paths->v[i], 0);
 	}
+}
+
+/* The root a bind or cache mount's `from` reads: a stage's view, or the
+ * context. Returns an fd (owned by the caller) or -1 with err set. */
+static int mount_root(struct builder *b, const struct berth_df_mount *m, struct berth_err **err)
+{
+	if (m->from_stage >= 0)
+		return view_open(b, &b->st[m->from_stage], err);
+	if (m->from)
+		return berth_err_set(err, BERTH_E_UNSUPPORTED,
+				     "from=%s: mounting an image is not supported by this berth "
+				     "yet; use FROM %s AS name, then from=name",
+				     m->from, m->from);
+	if (b->ctx_fd < 0)
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "a bind mount from the context needs one; give --context DIR");
+	int fd = dup(b->ctx_fd);
+	return fd < 0 ? berth_err_sys(err, errno, "dup") : fd;
+}
+
+/* A bind mount's source keys the step by its content, like COPY. */
+static int mount_checksum(struct builder *b, const struct berth_df_mount *m,
+			  char out[BERTH_DIGEST_LEN + 1], struct berth_err **err)
+{
+	_cleanup_close_ int root = mount_root(b, m, err);
+	if (root < 0)
+		return -1;
+	_cleanup_strv_ struct berth_strv pat = BERTH_STRV_INIT;
+	berth_strv_push(&pat, m->source && *m->source ? m->source : "/");
+	struct berth__source *src = NULL;
+	size_t n = 0;
+	const struct berth__ignore *ig = m->from_stage < 0 ? b->ig : NULL;
+	int r = berth__sources_resolve(root, &pat, ig, "the mount's source", &src, &n, err);
+	if (r == 0)
+		r = berth__sources_checksum(root, src, n, ig, out, err);
+	berth__sources_free(src, n);
+	return r;
+}
+
+static const struct berth_build_secret *find_secret(const struct builder *b, const char *id)
+{
+	for (size_t i = 0; id && i < b->o->nsecrets; i++)
+		if (strcmp(b->o->secrets[i].id, id) == 0)
+			return &b->o->secrets[i];
+	return NULL;
+}
+
+/* RUN --mount: secrets (files on the runtime's tmpfs, or env), caches
+ * (persistent directories under $BERTH_HOME/cache/mounts), tmpfs, and
+ * bind mounts of the context or a stage. */
+static int add_mounts(struct builder *b, const struct berth_df_instr *in,
+		      struct berth_container_opts *co, struct berth_err **err)
+{
+	for (size_t i = 0; i < in->nmounts; i++) {
+		const struct berth_df_mount *m = &in->mounts[i];
+		switch (m->type) {
+		case BERTH_DF_MOUNT_SECRET: {
+			const struct berth_build_secret *sec = find_secret(b, m->id);
+			if (!sec) {
+				if (m->required)
+					return berth_err_set(err, BERTH_E_NOT_FOUND,
+							     "secret '%s' is required; give it "
+							     "with --secret id=%s,...",
+							     m->id ? m->id : "",
+							     m->id ? m->id : "");
+				break;
+			}
+			if (m->env) {
+				_cleanup_free_ char *v = berth_xstrndup(sec->value, sec->len);
+				berth_env_set(&co->env, m->env, v);
+			}
+			if (m->target) {
+				co->secrets = berth_xrealloc(co->secrets, (co->nsecrets + 1) *
+									      sizeof(*co->secrets));
+				struct berth_secret_file *f = &co->secrets[co->nsecrets++];
+				f->dest = berth_xstrdup(m->target);
+				f->data = berth_xmalloc(sec->len ? sec->len : 1);
+				memcpy(f->data, sec->value, sec->len);
+				f->len = sec->len;
+			}
+			break;
+		}
+		case BERTH_DF_MOUNT_CACHE: {
+			/* One directory per id, kept across builds, never in a layer. */
+			char hex[BERTH_SHA256_HEX_LEN + 1];
+			const char *id = m->id ? m->id : m->target;
+			berth_sha256_hex(id, strlen(id), hex);
+			_cleanup_free_ char *dir =
+			    berth_xasprintf("%s/cache/mounts/%.32s", berth_store_home(b->s), hex);
+			if (berth_fs_mkdir_p(dir, 0755, err) < 0)
+				return -1;
+			if (m->uid >= 0 &&
+			    chown(dir, (uid_t)m->uid, (gid_t)(m->gid >= 0 ? m->gid : 0)) < 0)
+				return berth_err_sys(err, errno, "cache mount '%s'", dir);
+			co->binds =
+			    berth_xrealloc(co->binds, (co->nbinds + 1) * sizeof(*co->binds));
+			co->binds[co->nbinds++] = (struct berth_bind){
+			    steal_pointer(&dir), berth_xstrdup(m->target), false};
+			break;
+		}
+		case BERTH_DF_MOUNT_TMPFS:
+			if (m->size > 0)
+				berth_strv_pushf(&co->tmpfs, "%s:size=%lld", m->target,
+						 (long long)m->size);
+			else
+				berth_strv_push(&co->tmpfs, m->target);
+			break;
+		case BERTH_DF_MOUNT_BIND: {
+			_cleanup_close_ int root = mount_root(b, m, err);
+			if (root < 0)
+				return -1;
+			const char *src = m->source && *m->source ? m->source : "/";
+			_cleanup_close_ int fd = berth_fs_open_beneath(root, src, O_PATH, 0, err);
+			if (fd < 0)
+				return berth_err_prefix(err, "bind mount source '%s'", src);
+			co->binds =
+			    berth_xrealloc(co->binds, (co->nbinds + 1) * sizeof(*co->binds));
+			/* /proc/self/fd would name this process's fd, gone by the time
+			 * the runtime mounts: resolve it to a path now. */
+			char link[64], path[4096];
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+			ssize_t n = readlink(link, path, sizeof(path) - 1);
+			if (n < 0)
+				return berth_err_sys(err, errno, "bind mount source '%s'", src);
+			path[n] = '\0';
+			/* A read-write bind's writes are thrown away: BuildKit mounts
+			 * a copy; berth mounts read-only (a write fails instead). */
+			co->binds[co->nbinds++] = (struct berth_bind){
+			    berth_xstrdup(path), berth_xstrdup(m->target), true};
+			break;
+		}
+		case BERTH_DF_MOUNT_SSH:
+			return berth_err_set(
+			    err, BERTH_E_UNSUPPORTED,
+			    "RUN --mount=type=ssh is not supported by this berth yet");
+		}
+	}
+	return 0;
 }
 
 /* Run the step's container over the state's layers; its upper directory
@@ -501,14 +662,16 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
 	if (!scratch)
 		return -1;
-	bool had[sizeof(mount_stubs) / sizeof(mount_stubs[0])] = {false};
+	_cleanup_strv_ struct berth_strv stubs = BERTH_STRV_INIT;
+	stub_paths(in, &stubs);
+	_cleanup_free_ bool *had = berth_xcalloc(stubs.n + 1, sizeof(*had));
 	_cleanup_close_ int view = view_open(b, st, err);
 	if (view < 0) {
 		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
 		return -1;
 	}
-	for (size_t i = 0; mount_stubs[i]; i++)
-		had[i] = view_has(view, mount_stubs[i]);
+	for (size_t i = 0; i < stubs.n; i++)
+		had[i] = view_has(view, stubs.v[i]);
 
 	for (size_t i = 0; i < in->proxy_env.n; i++)
 		berth_strv_push(env, in->proxy_env.v[i]); /* never in the key */
@@ -525,6 +688,11 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	co.rm = true;
 	co.runtime = b->o->runtime ? berth_xstrdup(b->o->runtime) : NULL;
 	co.image = berth_xstrdup("(build)");
+	if (add_mounts(b, in, &co, err) < 0) {
+		berth_container_opts_release(&co);
+		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+		return berth_err_prefix(err, "line %d: RUN --mount", in->line);
+	}
 	struct berth_runner *r = NULL;
 	int code = 0;
 	int pfd = b->o->progress ? fileno(b->o->progress) : -1;
@@ -541,7 +709,7 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	berth_runner_free(r);
 	berth_container_opts_release(&co);
 	if (rc == 0) {
-		prune_stubs(scratch, had);
+		prune_stubs(scratch, &stubs, had);
 		rc = add_cached_or_commit(b, st, key, scratch, err);
 	}
 	if (rc < 0)
@@ -552,9 +720,6 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 static int do_run(struct builder *b, struct state *st, const struct berth_df_instr *in,
 		  struct berth_err **err)
 {
-	if (in->nmounts)
-		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-					  "RUN --mount is not supported by this berth yet");
 	if (in->insecure)
 		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
 					  "RUN --security=insecure is not allowed");
@@ -579,6 +744,18 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 	berth_strv_pushf(&parts, "cwd=%s", cwd && *cwd ? cwd : "/");
 	berth_strv_pushf(&parts, "user=%s", user ? user : "");
 	berth_strv_pushf(&parts, "network=%s", none ? "none" : "host");
+	/* Mounts count by what they are, never by a secret's value or a cache's
+	 * contents; bind sources count by content (their checksum). */
+	for (size_t i = 0; i < in->nmounts; i++) {
+		const struct berth_df_mount *m = &in->mounts[i];
+		char sum[BERTH_DIGEST_LEN + 1] = "";
+		if (m->type == BERTH_DF_MOUNT_BIND && mount_checksum(b, m, sum, err) < 0)
+			return berth_err_prefix(err, "line %d: RUN --mount", in->line);
+		berth_strv_pushf(&parts, "mount=%d|%s|%s|%s|%s|%d|%d|%ld|%ld|%ld|%s", (int)m->type,
+				 m->target ? m->target : "", m->id ? m->id : "",
+				 m->env ? m->env : "", m->from ? m->from : "", m->readonly,
+				 m->required, m->mode, m->uid, m->gid, sum);
+	}
 	char key[BERTH_DIGEST_LEN + 1];
 	key_of(st->key, &parts, key);
 

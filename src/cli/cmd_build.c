@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "image/image.h"
 #include "registry/registry.h"
+#include "secrets/secrets.h"
 
 #include <getopt.h>
 #include <libgen.h>
@@ -12,6 +13,7 @@
 static const char usage[] =
     "usage: berth build [-f FILE|-] [--dockerfile-str STR] [-t NAME:TAG] [--context DIR]\n"
     "                   [--target STAGE] [--build-arg K=V]... [--no-cache|--force-env-build]\n"
+    "                   [--secret id=ID,env=VAR|id=ID,src=FILE|id=ID,value=$NAME]...\n"
     "                   [--runtime NAME|PATH] [-q]\n"
     "\n"
     "Build an image from a Dockerfile with BuildKit's semantics: only the stages the\n"
@@ -19,7 +21,86 @@ static const char usage[] =
     ".dockerignore) or from other stages, and a layer cache keyed like BuildKit's\n"
     "(--no-cache skips lookups but still records). The context defaults to the\n"
     "Dockerfile's directory with -f FILE, and to none otherwise. Prints the image's\n"
-    "manifest digest last.\n";
+    "manifest digest last. --secret gives RUN --mount=type=secret,id=ID its value:\n"
+    "from an environment variable, a file, or the secret store ($NAME, see\n"
+    "berth secrets); values never enter layers, history or cache keys.\n";
+
+struct secrets {
+	struct berth_build_secret *v;
+	size_t n;
+};
+
+static void secrets_release(struct secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].id);
+		berth_secret_free(s->v[i].value, s->v[i].len);
+	}
+	free(s->v);
+}
+
+/* --secret id=ID,env=VAR | id=ID,src=FILE | id=ID,value=$NAME */
+static int add_secret(struct secrets *out, const char *spec, struct berth_err **err)
+{
+	_cleanup_free_ char *copy = berth_xstrdup(spec);
+	const char *id = NULL, *env = NULL, *src = NULL, *value = NULL;
+	char *save = NULL;
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			return berth_err_set(err, BERTH_E_INVALID,
+					     "--secret '%s': '%s' is not KEY=VALUE", spec, kv);
+		*eq++ = '\0';
+		if (!strcmp(kv, "id"))
+			id = eq;
+		else if (!strcmp(kv, "env"))
+			env = eq;
+		else if (!strcmp(kv, "src") || !strcmp(kv, "source"))
+			src = eq;
+		else if (!strcmp(kv, "value"))
+			value = eq;
+		else
+			return berth_err_set(
+			    err, BERTH_E_INVALID,
+			    "--secret '%s': unknown key '%s' (id, env, src, value)", spec, kv);
+	}
+	if (!id || !*id || !!env + !!src + !!value != 1)
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "--secret '%s': give id= and one of env=, src= or value=$NAME",
+				     spec);
+	char *data = NULL;
+	size_t len = 0;
+	if (env) {
+		const char *v = getenv(env);
+		if (!v)
+			return berth_err_set(err, BERTH_E_NOT_FOUND,
+					     "--secret id=%s: $%s is not set", id, env);
+		data = berth_xstrdup(v);
+		len = strlen(v);
+	} else if (src) {
+		struct berth_buf b;
+		berth_buf_init(&b, BERTH_SECRET_VALUE_MAX);
+		if (berth_fs_read_file(src, BERTH_SECRET_VALUE_MAX, &b, err) < 0) {
+			berth_buf_release(&b);
+			return berth_err_prefix(err, "--secret id=%s", id);
+		}
+		len = b.len;
+		data = berth_buf_steal(&b, NULL);
+		if (!data)
+			data = berth_xstrdup("");
+	} else {
+		struct berth_secrets *store;
+		if (berth_secrets_open(cli_home(), &store, err) < 0)
+			return berth_err_prefix(err, "--secret id=%s", id);
+		int r = berth_secrets_resolve(store, value, &data, &len, err);
+		berth_secrets_close(store);
+		if (r < 0)
+			return berth_err_prefix(err, "--secret id=%s", id);
+	}
+	out->v = berth_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+	out->v[out->n++] = (struct berth_build_secret){berth_xstrdup(id), data, len};
+	return 0;
+}
 
 /* FROM images that are not in the store are pulled, as docker build does. */
 static int pull(void *ctx, struct berth_store *s, const char *ref,
@@ -41,9 +122,13 @@ static int pull(void *ctx, struct berth_store *s, const char *ref,
 	return 0;
 }
 
+static int build(const char *file, const char *str, const char *tag, const char *context,
+		 const char *target, const struct berth_strv *args, bool no_cache,
+		 const char *runtime, const struct secrets *secrets, bool quiet);
+
 int cmd_build(int argc, char **argv)
 {
-	enum { O_STR = 256, O_CTX, O_TARGET, O_ARG, O_NOCACHE, O_RUNTIME };
+	enum { O_STR = 256, O_CTX, O_TARGET, O_ARG, O_NOCACHE, O_RUNTIME, O_SECRET };
 	static const struct option opts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"dockerfile-str", required_argument, NULL, O_STR},
@@ -54,6 +139,7 @@ int cmd_build(int argc, char **argv)
 	    {"no-cache", no_argument, NULL, O_NOCACHE},
 	    {"force-env-build", no_argument, NULL, O_NOCACHE},
 	    {"runtime", required_argument, NULL, O_RUNTIME},
+	    {"secret", required_argument, NULL, O_SECRET},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -62,7 +148,9 @@ int cmd_build(int argc, char **argv)
 		   *runtime = NULL;
 	_cleanup_strv_ struct berth_strv args = BERTH_STRV_INIT;
 	bool no_cache = false, quiet = false;
-	int c;
+	struct secrets secrets = {0};
+	struct berth_err *err = NULL;
+	int c, rc = CLI_USAGE;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:t:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -93,19 +181,39 @@ int cmd_build(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case O_SECRET:
+			if (add_secret(&secrets, optarg, &err) < 0) {
+				rc = cli_fail(err, NULL);
+				goto out;
+			}
+			break;
 		case 'h':
 			fputs(usage, stdout);
-			return CLI_OK;
+			rc = CLI_OK;
+			goto out;
 		default:
-			return cli_usage("build", "invalid option");
+			cli_usage("build", "invalid option");
+			goto out;
 		}
 	}
 	if (optind != argc)
-		return cli_usage("build", "unexpected argument '%s' (the context is --context DIR)",
-				 argv[optind]);
-	if (!!file + !!str != 1)
-		return cli_usage("build", "give the Dockerfile with -f FILE (or -f - for standard "
-					  "input) or --dockerfile-str STR");
+		cli_usage("build", "unexpected argument '%s' (the context is --context DIR)",
+			  argv[optind]);
+	else if (!!file + !!str != 1)
+		cli_usage("build", "give the Dockerfile with -f FILE (or -f - for standard input) "
+				   "or --dockerfile-str STR");
+	else
+		rc = build(file, str, tag, context, target, &args, no_cache, runtime, &secrets,
+			   quiet);
+out:
+	secrets_release(&secrets);
+	return rc;
+}
+
+static int build(const char *file, const char *str, const char *tag, const char *context,
+		 const char *target, const struct berth_strv *args, bool no_cache,
+		 const char *runtime, const struct secrets *secrets, bool quiet)
+{
 	_cleanup_buf_ struct berth_buf df;
 	berth_buf_init(&df, 16u << 20);
 	struct berth_err *err = NULL;
@@ -131,10 +239,12 @@ int cmd_build(int argc, char **argv)
 	    .dockerfile_name = file ? file : "Dockerfile",
 	    .context = context,
 	    .target = target,
-	    .build_args = &args,
+	    .build_args = args,
 	    .tag = name,
 	    .no_cache = no_cache,
 	    .runtime = runtime,
+	    .secrets = secrets->v,
+	    .nsecrets = secrets->n,
 	    .progress = quiet ? NULL : stderr,
 	    .pull = cli_pull_allowed() ? pull : NULL,
 	    .pull_ctx = &quiet,
