@@ -717,6 +717,43 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	return rc;
 }
 
+/* RUN with heredocs, BuildKit's way: a command that is only `<<EOF` runs
+ * the body as the script; otherwise the bodies follow the command line and
+ * the shell reads them as here-documents. */
+static int heredoc_command(const struct berth_df_instr *in, struct berth_buf *out,
+			   struct berth_err **err)
+{
+	const struct berth_df_node *n = in->node;
+	const char *cmd = in->args.n ? in->args.v[0] : "";
+	while (*cmd == ' ' || *cmd == '\t')
+		cmd++;
+	bool only_marker =
+	    n->nheredocs == 1 && strncmp(cmd, "<<", 2) == 0 && !strpbrk(cmd + 2, " \t|;&><");
+	if (only_marker) {
+		const struct berth_df_heredoc *h = &n->heredocs[0];
+		if (strncmp(h->content, "#!", 2) == 0)
+			return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+						  "RUN <<%s: a script with its own #! interpreter "
+						  "is not supported by this berth yet",
+						  h->name);
+		for (const char *p = h->content; *p;) {
+			if (h->chomp)
+				while (*p == '\t')
+					p++;
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+			berth_buf_add(out, p, len);
+			p += len;
+		}
+		return 0;
+	}
+	berth_buf_addstr(out, cmd);
+	for (size_t i = 0; i < n->nheredocs; i++)
+		berth_buf_addf(out, "\n%s%s", n->heredocs[i].content, n->heredocs[i].name);
+	berth_buf_addch(out, '\n');
+	return 0;
+}
+
 static int do_run(struct builder *b, struct state *st, const struct berth_df_instr *in,
 		  struct berth_err **err)
 {
@@ -726,6 +763,16 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 	_cleanup_strv_ struct berth_strv args = BERTH_STRV_INIT, env = BERTH_STRV_INIT,
 					 parts = BERTH_STRV_INIT;
 	shell_wrap(st, in, &args);
+	if (!in->json && in->node && in->node->nheredocs) {
+		_cleanup_buf_ struct berth_buf cmd;
+		berth_buf_init(&cmd, 4u << 20);
+		if (heredoc_command(in, &cmd, err) < 0)
+			return -1;
+		free(args.v[args.n - 1]);
+		args.v[args.n - 1] = berth_buf_steal(&cmd, NULL);
+		if (!args.v[args.n - 1])
+			args.v[args.n - 1] = berth_xstrdup("");
+	}
 	env_of(st, &env);
 	/* In-scope ARGs reach the process unless ENV set the same name. */
 	for (size_t i = 0; i < in->arg_env.n; i++) {

@@ -213,6 +213,21 @@ RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cat /mnt/tool > /
 build bind:1 "$DF8" >/dev/null
 expect_eq "a bind mount from another stage" "$(run bind:1 cat /copied)" from-stage
 
+# --- 7. heredocs ---
+DFH='FROM bb:1
+RUN <<EOF
+echo one > /h1
+echo two >> /h1
+EOF
+RUN cat <<A > /h2
+alpha
+A
+'
+build here:1 "$DFH" >/dev/null
+expect_eq "RUN <<EOF runs the body; cmd <<A feeds it" "$(run here:1 cat /h1 /h2)" "one
+two
+alpha"
+
 expect_eq "nothing is left mounted under BERTH_HOME" \
 	"$(grep -F " $BERTH_HOME" /proc/self/mountinfo)" ""
 done_testing
