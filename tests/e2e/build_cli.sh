@@ -228,6 +228,62 @@ expect_eq "RUN <<EOF runs the body; cmd <<A feeds it" "$(run here:1 cat /h1 /h2)
 two
 alpha"
 
+# --- 8. COPY and ADD ---
+C=$TMP/ctx
+mkdir -p "$C/src/sub" "$C/logs"
+echo a >"$C/src/a.txt"; echo b >"$C/src/b.txt"; echo deep >"$C/src/sub/deep.txt"
+echo secret-notes >"$C/notes.md"; echo log >"$C/logs/x.log"; echo keep >"$C/logs/keep.log"
+printf '# comment\n*.md\nlogs\n!logs/keep.log\n' >"$C/.dockerignore"
+DFC='FROM bb:1
+COPY src/a.txt /one/
+COPY src /tree
+COPY src/*.txt /globbed/
+COPY --chown=app --chmod=640 src/b.txt /owned
+COPY . /all
+'
+cbuild() { "$B" build --dockerfile-str "$1" --context "$C" -t "$2" "${@:3}" 2>"$TMP/log"; }
+cbuild "$DFC" copy:1 >/dev/null
+expect_eq "COPY a file into a directory" "$(run copy:1 cat /one/a.txt)" a
+expect_eq "COPY a directory copies its contents" "$(run copy:1 sh -c 'ls /tree; cat /tree/sub/deep.txt')" "a.txt
+b.txt
+sub
+deep"
+expect_eq "COPY with a wildcard" "$(run copy:1 ls /globbed)" "a.txt
+b.txt"
+expect_eq "COPY --chown=NAME --chmod=640" "$(run copy:1 stat -c '%u:%g %a' /owned)" "1000:1000 640"
+expect_eq ".dockerignore: *.md and logs/ out, !logs/keep.log back in" \
+	"$(run copy:1 sh -c 'cd /all && ls -a | grep -v "^\.\.*$"; ls logs')" ".dockerignore
+logs
+src
+keep.log"
+cbuild "$DFC" copy:2 >/dev/null
+expect_eq "a second build: every COPY cached" "$(grep -c CACHED "$TMP/log")" 5
+touch "$C/src/a.txt"
+cbuild "$DFC" copy:3 >/dev/null
+expect_eq "touching a file keeps the cache" "$(grep -c CACHED "$TMP/log")" 5
+echo changed >"$C/src/b.txt"
+cbuild "$DFC" copy:4 >/dev/null
+expect_eq "changing its content misses from the first COPY that reads it" \
+	"$(grep -c CACHED "$TMP/log")" 1
+expect_eq "  and the image has the new content" "$(run copy:4 cat /tree/b.txt)" changed
+echo more >"$C/notes.md"
+cbuild "$DFC" copy:5 >/dev/null
+expect_eq "changing an ignored file keeps the cache" "$(grep -c CACHED "$TMP/log")" 5
+cbuild $'FROM bb:1\nCOPY src/a.txt src/b.txt /x' copy:6 >/dev/null; rc=$?
+check "several sources need a directory destination (Docker's message)" \
+	grep -q "must be a directory and end with a /" "$TMP/log"
+cbuild $'FROM bb:1\nCOPY nothere.txt /x' copy:7 >/dev/null; rc=$?
+check "a missing source fails, naming it" grep -q "nothere.txt" "$TMP/log"
+cbuild $'FROM bb:1\nCOPY notes.md /x' copy:8 >/dev/null; rc=$?
+check "an ignored source is not there" test "$rc" -ne 0
+cbuild $'FROM bb:1 AS b\nRUN mkdir /out && echo made > /out/f && chown 1000 /out/f\nFROM bb:1\nCOPY --from=b /out/f /got' copy:9 >/dev/null
+expect_eq "COPY --from a stage keeps its owner" "$(run copy:9 sh -c 'cat /got; stat -c %u /got')" "made
+1000"
+cbuild $'FROM bb:1\nADD src/a.txt /added' copy:10 >/dev/null
+expect_eq "ADD of a local file" "$(run copy:10 cat /added)" a
+cbuild $'FROM bb:1\nADD http://127.0.0.1:1/x /x' copy:11 >/dev/null; rc=$?
+check "ADD of a URL is refused, saying so" grep -q "not supported by this berth yet" "$TMP/log"
+
 expect_eq "nothing is left mounted under BERTH_HOME" \
 	"$(grep -F " $BERTH_HOME" /proc/self/mountinfo)" ""
 done_testing
