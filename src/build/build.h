@@ -37,15 +37,15 @@ struct berth_build_opts {
 	size_t nsecrets;
 	FILE *progress; /* step lines, RUN output; NULL: quiet */
 	/* Pulls FROM images that are not in the store; NULL: missing is an error. */
-	int (*pull)(void *ctx, struct berth_store *s, const char *ref, char digest[BERTH_DIGEST_LEN + 1],
-		    struct berth_err **err);
+	int (*pull)(void *ctx, struct berth_store *s, const char *ref,
+		    char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err);
 	void *pull_ctx;
 };
 
 /* Build; *digest_out gets the manifest digest. The calling process must be
  * single-threaded: it enters a private mount namespace (for read-only views
  * of stages), which it keeps. */
-int berth_build(struct berth_store *s, const struct berth_build_opts *o, char digest_out[BERTH_DIGEST_LEN + 1],
-		struct berth_err **err);
+int berth_build(struct berth_store *s, const struct berth_build_opts *o,
+		char digest_out[BERTH_DIGEST_LEN + 1], struct berth_err **err);
 
 #endif

@@ -58,8 +58,8 @@ struct berth__copy_opts {
 	bool wildcard; /* the sources came from a wildcard (dest must then be a directory) */
 	const struct berth__ignore *ig; /* NULL when copying from a stage */
 	const char *dest;               /* absolute path in the image; a trailing '/' is kept */
-	int view_fd;  /* read-only merged view of the image being built (dest's current state) */
-	int upper_fd; /* the new layer's directory, written into */
+	int view_fd;   /* read-only merged view of the image being built (dest's current state) */
+	int upper_fd;  /* the new layer's directory, written into */
 	long uid, gid; /* owner of what is copied and of created parents; -1: keep the source's */
 	long mode;     /* --chmod for files and dirs copied, -1: keep the source's */
 };
@@ -92,6 +92,7 @@ char *berth__layer_scratch(struct berth_store *s, struct berth_err **err);
  * the first layer), the directory moved to layers/<chain-hex> (dropped when
  * that layer exists already). */
 int berth__commit_layer(struct berth_store *s, const char *scratch, const char *parent_chain,
-			int64_t source_date_epoch, struct berth__layer *out, struct berth_err **err);
+			int64_t source_date_epoch, struct berth__layer *out,
+			struct berth_err **err);
 
 #endif
