@@ -90,7 +90,7 @@ check: deps
 	@$(MAKE) -s --no-print-directory format-check
 	@echo "build: berth, tests, and the ASan+UBSan build (make check, -Werror)"
 	@$(MAKE) -s --no-print-directory all $(TEST_BIN)
-	@$(MAKE) -s --no-print-directory SANITIZE=address,undefined $(subst $(BUILD),build/san,$(TEST_BIN)) build/san/berth
+	@$(MAKE) -s --no-print-directory SANITIZE=address,undefined $(patsubst $(BUILD)/%,build/san/%,$(TEST_BIN)) build/san/berth
 	@BUILD=$(BUILD) SAN_BUILD=build/san ./tests/run-all.sh
 
 demo: deps all
