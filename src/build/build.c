@@ -880,6 +880,158 @@ static int chown_ids(int view_fd, const char *spec, long *uid, long *gid, struct
 	return 0;
 }
 
+/* ADD <url>...: downloaded into a file (0600 unless --chmod) named by the
+ * URL's last path segment when dest is a directory. Keyed by --checksum
+ * when given (a hit downloads nothing), else by the content's digest. */
+static int do_add_url(struct builder *b, struct state *st, const struct berth_df_instr *in,
+		      struct berth_err **err)
+{
+	for (size_t i = 0; i < in->args.n; i++)
+		if (strncmp(in->args.v[i], "git@", 4) == 0 || strstr(in->args.v[i], ".git#") ||
+		    (strlen(in->args.v[i]) > 4 &&
+		     strcmp(in->args.v[i] + strlen(in->args.v[i]) - 4, ".git") == 0))
+			return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+						  "ADD of a git repository ('%s') is not supported "
+						  "by this berth yet",
+						  in->args.v[i]);
+	if (in->checksum && (in->args.n != 1 || strncmp(in->checksum, "sha256:", 7) != 0 ||
+			     !berth_digest_valid(in->checksum)))
+		return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+					  "ADD --checksum=%s: give sha256:<64 hex digits>, for one "
+					  "URL",
+					  in->checksum);
+	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
+	berth_strv_push(&parts, "ADD-URL");
+	for (size_t i = 0; i < in->args.n; i++)
+		berth_strv_pushf(&parts, "src=%s", in->args.v[i]);
+	berth_strv_pushf(&parts, "dest=%s", in->resolved ? in->resolved : "");
+	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
+	berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
+	char key[BERTH_DIGEST_LEN + 1];
+	_cleanup_free_ char *h = berth_xasprintf(
+	    "%s # buildkit", in->node && in->node->original ? in->node->original : "ADD");
+	if (in->checksum) {
+		berth_strv_pushf(&parts, "sum=%s", in->checksum);
+		key_of(st->key, &parts, key);
+		if (cache_hit(b, st, key)) {
+			progress(b, "  CACHED\n");
+			memcpy(st->key, key, sizeof(st->key));
+			history_add(b, st, h, false);
+			return 0;
+		}
+	}
+	/* Download every URL into dl/<n>/<name>. */
+	_cleanup_free_ char *dl = berth_xasprintf("%s/dl%d", b->work, b->nviews++);
+	if (mkdir(dl, 0700) < 0)
+		return berth_err_sys(err, errno, "make '%s'", dl);
+	struct berth__source *src = berth_xcalloc(in->args.n, sizeof(*src));
+	size_t nsrc = 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < in->args.n; i++) {
+		const char *url = in->args.v[i];
+		progress(b, "  downloading %s\n", url);
+		_cleanup_free_ char *tmp = berth_xasprintf("%s/.part", dl);
+		_cleanup_close_ int fd =
+		    open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		struct berth_download d;
+		if (fd < 0) {
+			rc = berth_err_sys(err, errno, "make '%s'", tmp);
+			break;
+		}
+		if (berth_http_download(url, fd, &d, err) < 0) {
+			rc = berth_err_prefix(err, "line %d: ADD", in->line);
+			break;
+		}
+		if (in->checksum && strcmp(in->checksum, d.digest) != 0)
+			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
+						"ADD %s: checksum mismatch: expected %s, got %s",
+						url, in->checksum, d.digest);
+		const char *dest = in->resolved ? in->resolved : "";
+		size_t dlen = strlen(dest);
+		bool to_dir = (dlen && dest[dlen - 1] == '/') || in->args.n > 1;
+		if (rc == 0 && to_dir && (!d.filename || !*d.filename))
+			rc = berth_err_set_line(
+			    err, BERTH_E_INVALID, in->line,
+			    "ADD %s: the URL has no file name to use in %s; name "
+			    "the destination file",
+			    url, dest);
+		/* Without a directory destination the name does not matter. */
+		const char *name = to_dir ? d.filename : "file";
+		_cleanup_free_ char *sub = berth_xasprintf("%s/%zu", dl, i);
+		_cleanup_free_ char *final = berth_xasprintf("%s/%s", sub, name);
+		if (rc == 0 && (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")))
+			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
+						"ADD %s: bad file name '%s'", url, name);
+		if (rc == 0 && (mkdir(sub, 0700) < 0 || rename(tmp, final) < 0))
+			rc = berth_err_sys(err, errno, "place the download '%s'", final);
+		if (rc == 0 && d.mtime >= 0) {
+			struct timespec ts[2] = {{d.mtime, 0}, {d.mtime, 0}};
+			utimensat(AT_FDCWD, final, ts, 0);
+		}
+		if (rc == 0) {
+			src[nsrc].path = berth_xasprintf("%zu/%s", i, name);
+			src[nsrc++].is_dir = false;
+			berth_strv_pushf(&parts, "content=%s", d.digest);
+		}
+		berth_download_release(&d);
+	}
+	if (rc == 0 && !in->checksum) {
+		key_of(st->key, &parts, key);
+		if (cache_hit(b, st, key)) {
+			progress(b, "  CACHED\n");
+			goto done;
+		}
+	}
+	if (rc == 0) {
+		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
+		_cleanup_close_ int view = scratch ? view_open(b, st, err) : -1;
+		_cleanup_close_ int upper =
+		    view >= 0 ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		_cleanup_close_ int root = open(dl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		long uid = 0, gid = 0, mode = 0600;
+		char *end = NULL;
+		if (!scratch || view < 0)
+			rc = -1;
+		else if (upper < 0 || root < 0)
+			rc = berth_err_sys(err, errno, "open '%s'", upper < 0 ? scratch : dl);
+		else if (chown_ids(view, in->chown, &uid, &gid, err) < 0)
+			rc = berth_err_prefix(err, "line %d: ADD", in->line);
+		else if (in->chmod &&
+			 ((mode = strtol(in->chmod, &end, 8)), *end || mode < 0 || mode > 07777))
+			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
+						"--chmod=%s: give octal permissions like 755",
+						in->chmod);
+		if (rc == 0) {
+			struct berth__copy_opts co = {
+			    .src_root_fd = root,
+			    .src = src,
+			    .nsrc = nsrc,
+			    .wildcard = in->args.n > 1,
+			    .dest = in->resolved,
+			    .view_fd = view,
+			    .upper_fd = upper,
+			    .uid = uid,
+			    .gid = gid,
+			    .mode = mode,
+			};
+			if ((rc = berth__copy(&co, err)) < 0)
+				berth_err_prefix(err, "line %d: ADD", in->line);
+		}
+		if (rc == 0)
+			rc = add_cached_or_commit(b, st, key, scratch, err);
+		if (rc < 0 && scratch)
+			berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+	}
+done:
+	berth__sources_free(src, nsrc);
+	berth_fs_remove_tree(AT_FDCWD, dl, NULL);
+	if (rc == 0) {
+		memcpy(st->key, key, sizeof(st->key));
+		history_add(b, st, h, false);
+	}
+	return rc;
+}
+
 static int do_copy(struct builder *b, struct state *st, const struct berth_df_instr *in,
 		   struct berth_err **err)
 {
@@ -890,15 +1042,20 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 		    "%s --parents and --exclude are not supported by this berth "
 		    "yet",
 		    kind);
-	if (in->checksum)
-		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-					  "ADD --checksum is not supported by this berth yet");
+	size_t urls = 0;
 	for (size_t i = 0; i < in->args.n; i++)
-		if (is_url(in->args.v[i]))
-			return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-						  "%s of a URL ('%s') is not supported by this "
-						  "berth yet",
-						  kind, in->args.v[i]);
+		urls += is_url(in->args.v[i]);
+	if (urls && in->kind == BERTH_DF_ADD && urls == in->args.n)
+		return do_add_url(b, st, in, err);
+	if (urls)
+		return berth_err_set_line(
+		    err, BERTH_E_UNSUPPORTED, in->line,
+		    "%s: URLs mixed with local sources (or git sources) are not "
+		    "supported by this berth yet",
+		    kind);
+	if (in->checksum)
+		return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+					  "--checksum is only for ADD of an http(s) URL");
 	int root_fd = -1;
 	_cleanup_close_ int from_view = -1;
 	const struct berth__ignore *ig = NULL;

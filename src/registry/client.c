@@ -26,6 +26,15 @@ static void curl_init(void)
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int berth__reg_curl_init(struct berth_err **err)
+{
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_result != CURLE_OK)
+		return berth_err_set(err, BERTH_E_INTERNAL, "initialise libcurl: %s",
+				     curl_easy_strerror(curl_init_result));
+	return 0;
+}
+
 /* --------------------------------------------------------------- requests */
 
 void berth__reg_headers_release(struct berth__reg_headers *h)
@@ -739,10 +748,8 @@ int berth_registry_new(const char *host, const struct berth_registry_opts *opts,
 	int rc = check_host(host, err);
 	if (rc < 0)
 		return rc;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_result != CURLE_OK)
-		return berth_err_set(err, BERTH_E_INTERNAL, "registry '%s': initialise libcurl: %s",
-				     host, curl_easy_strerror(curl_init_result));
+	if (berth__reg_curl_init(err) < 0)
+		return berth_err_prefix(err, "registry '%s'", host);
 	CURL *easy = curl_easy_init();
 	if (!easy)
 		return berth_err_set(err, BERTH_E_INTERNAL, "registry '%s': initialise libcurl",

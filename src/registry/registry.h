@@ -163,4 +163,23 @@ int berth_image_unpack(struct berth_store *s, const char *manifest_digest, berth
 int berth_push(struct berth_store *s, const char *local, const char *remote,
 	       const struct berth_transfer_opts *o, struct berth_err **err);
 
+/* ----------------------------------------------------------- downloads */
+
+/* The most `berth_http_download` fetches (ADD <url>). */
+#define BERTH_DOWNLOAD_MAX (8ll << 30)
+
+struct berth_download {
+	char digest[BERTH_DIGEST_LEN + 1]; /* sha256 of the body */
+	int64_t size;
+	int64_t mtime;  /* Last-Modified as unix seconds, or -1 */
+	char *filename; /* the last segment of the final URL's path, or NULL */
+};
+
+/* GET an http(s) URL (redirects followed, up to 10) into fd, hashing the
+ * body. A status >= 400, a stall or a body over BERTH_DOWNLOAD_MAX is an
+ * error naming the URL. Release out with berth_download_release(). */
+int berth_http_download(const char *url, int fd, struct berth_download *out,
+			struct berth_err **err);
+void berth_download_release(struct berth_download *d);
+
 #endif

@@ -7,6 +7,9 @@
 #include "registry/registry.h"
 
 #include "registry/curl_api.h"
+
+/* curl_global_init once per process. */
+int berth__reg_curl_init(struct berth_err **err);
 #include <time.h>
 
 /* Named limits and timings of the client. */
