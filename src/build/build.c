@@ -576,6 +576,7 @@ static int add_mounts(struct builder *b, const struct berth_df_instr *in,
 							     m->id ? m->id : "");
 				break;
 			}
+			berth_strv_push_owned(&co->redact, berth_xstrndup(sec->value, sec->len));
 			if (m->env) {
 				_cleanup_free_ char *v = berth_xstrndup(sec->value, sec->len);
 				berth_env_set(&co->env, m->env, v);

@@ -22,6 +22,11 @@
 /* Output kept back until the runtime says the container started, so that a
  * failed start reads as one error instead of runtime noise. */
 #define EARLY_OUTPUT_MAX (256u * 1024)
+/* Redaction works on lines of at most this much; values shorter than
+ * REDACT_MIN are left alone (masking "a" would mask everything). */
+#define REDACT_LINE_MAX (64u * 1024)
+#define REDACT_MIN      3
+
 /* How often to look for the runtime's pid file while the container starts. */
 #define START_POLL_MS 2
 
@@ -58,7 +63,8 @@ struct loop {
 	struct berth_runner *r;
 	const struct berth_runner_io *io;
 	struct berth__log_writer log;
-	struct berth_buf early[2]; /* output before the start is known */
+	struct berth_buf early[2];   /* output before the start is known */
+	struct berth_buf pending[2]; /* a partial line, when redacting */
 	bool started, stopping;
 	struct timespec kill_at; /* when stopping: SIGKILL then */
 	int notify_fd;
@@ -77,10 +83,62 @@ static void write_fd(int fd, const char *p, size_t n)
 	}
 }
 
-static void emit(struct loop *l, int stream, const char *p, size_t n)
+static void emit_now(struct loop *l, int stream, const char *p, size_t n)
 {
 	berth__log_add(&l->log, stream, p, n);
 	write_fd(stream ? l->io->err_fd : l->io->out_fd, p, n);
+}
+
+/* Output with every o->redact value replaced by "****", line by line so a
+ * value split across reads is still caught (a line over the buffer's cap
+ * goes out in pieces). */
+static void emit_redacted(struct loop *l, int stream, bool flush)
+{
+	struct berth_buf *p = &l->pending[stream];
+	const struct berth_strv *rd = &l->r->o->redact;
+	while (p->len) {
+		char *nl = memchr(p->data, '\n', p->len);
+		if (!nl && !flush && p->len < REDACT_LINE_MAX)
+			return;
+		size_t take = nl ? (size_t)(nl - p->data) + 1 : p->len;
+		_cleanup_buf_ struct berth_buf out;
+		berth_buf_init(&out, 2 * REDACT_LINE_MAX + 64);
+		for (size_t i = 0; i < take;) {
+			size_t hit = 0;
+			for (size_t k = 0; k < rd->n && !hit; k++) {
+				size_t vl = strlen(rd->v[k]);
+				if (vl >= REDACT_MIN && vl <= take - i &&
+				    !memcmp(p->data + i, rd->v[k], vl))
+					hit = vl;
+			}
+			if (hit) {
+				berth_buf_addstr(&out, "****");
+				i += hit;
+			} else {
+				berth_buf_addch(&out, p->data[i++]);
+			}
+		}
+		emit_now(l, stream, out.data, out.len);
+		memmove(p->data, p->data + take, p->len - take);
+		p->len -= take;
+		p->data[p->len] = '\0';
+	}
+}
+
+static void emit(struct loop *l, int stream, const char *p, size_t n)
+{
+	if (!l->r->o->redact.n) {
+		emit_now(l, stream, p, n);
+		return;
+	}
+	while (n) {
+		size_t room = REDACT_LINE_MAX - l->pending[stream].len;
+		size_t take = n < room ? n : room;
+		berth_buf_add(&l->pending[stream], p, take);
+		p += take;
+		n -= take;
+		emit_redacted(l, stream, false);
+	}
 }
 
 static void mark_started(struct loop *l)
@@ -329,6 +387,8 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 	berth__log_init(&l.log, logfd);
 	berth_buf_init(&l.early[0], EARLY_OUTPUT_MAX);
 	berth_buf_init(&l.early[1], EARLY_OUTPUT_MAX);
+	berth_buf_init(&l.pending[0], REDACT_LINE_MAX);
+	berth_buf_init(&l.pending[1], REDACT_LINE_MAX);
 	pid_t child = spawn_runtime(r, pout[1], perr[1], &e);
 	close(pout[1]);
 	close(perr[1]);
@@ -353,6 +413,8 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 		goto fail_log;
 	}
 	*exit_code = code;
+	emit_redacted(&l, 0, true);
+	emit_redacted(&l, 1, true);
 	berth__log_finish(&l.log);
 	finish(r, code, NULL, notify_fd < 0);
 	rc = 0;
@@ -371,6 +433,8 @@ fail:
 out:
 	berth_buf_release(&l.early[0]);
 	berth_buf_release(&l.early[1]);
+	berth_buf_release(&l.pending[0]);
+	berth_buf_release(&l.pending[1]);
 	if (sfd >= 0)
 		close(sfd);
 	if (logfd >= 0)

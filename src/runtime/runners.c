@@ -52,6 +52,9 @@ void berth_container_opts_release(struct berth_container_opts *o)
 		free(o->secrets[i].data);
 	}
 	free(o->secrets);
+	for (size_t i = 0; i < o->redact.n; i++)
+		explicit_bzero(o->redact.v[i], strlen(o->redact.v[i]));
+	berth_strv_release(&o->redact);
 	free(o->upper_dir);
 	free(o->runtime);
 	memset(o, 0, sizeof(*o));

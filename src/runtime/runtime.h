@@ -198,6 +198,9 @@ struct berth_container_opts {
 	struct berth_secret_file *secrets;
 	size_t nsecrets;
 	bool data_volume; /* bind $BERTH_HOME/data (made when missing) at /data */
+	/* Values masked as "****" wherever they appear in the output and the
+	 * log (secret values; those under 3 bytes are not masked). */
+	struct berth_strv redact;
 
 	unsigned gpus;
 	struct berth_gpu_opts gpu_opts;

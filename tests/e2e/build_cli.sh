@@ -175,11 +175,14 @@ ARG EXPECT
 RUN --mount=type=secret,id=tok test "$(cat /run/secrets/tok)" = "$EXPECT" && echo file-ok > /r1
 RUN --mount=type=secret,id=tok,env=TOK test "$TOK" = "$EXPECT" && echo env-ok > /r2
 RUN --mount=type=secret,id=none echo optional-secret-skipped > /r3
+RUN --mount=type=secret,id=tok,env=TOK echo "leaked: $TOK"
 '
 build sec:1 "$DF6" --build-arg EXPECT="$MARK" --secret id=tok,env=TOKVAR >/dev/null
 check "a secret as a file and as an env variable" test "$(run sec:1 cat /r1 /r2 /r3)" = "file-ok
 env-ok
 optional-secret-skipped"
+check "a secret a RUN prints is masked in the build output" grep -q "leaked: \*\*\*\*" "$TMP/log"
+check "  and never shown" lacks "$MARK" "$TMP/log"
 # (the ARG EXPECT is in history by design; the secret is not)
 leak=$(zcat -f "$BERTH_HOME"/blobs/sha256/* 2>/dev/null | grep -ac -- "$MARK")
 expect_eq "the secret's value is in no layer (except where EXPECT, an ARG, put it in history)" \
