@@ -45,7 +45,10 @@ struct builder {
 	struct berth__ignore *ig;
 	char *work; /* this build's scratch directory (views) */
 	int nviews;
-	int64_t sde; /* SOURCE_DATE_EPOCH, or -1 */
+	char *scope;             /* names this build's step records: its tag or Dockerfile */
+	int stage_idx, step_idx; /* the step being run */
+	char *inputs;            /* the current step's inputs, recorded once it succeeds */
+	int64_t sde;             /* SOURCE_DATE_EPOCH, or -1 */
 };
 
 static void progress(const struct builder *b, const char *fmt, ...)
@@ -204,6 +207,59 @@ static bool view_has(int view_fd, const char *path)
 
 /* ------------------------------------------------------------ layers */
 
+/* Remember this step's inputs as b->inputs and say how they differ from the
+ * last build's (NULL: no record, or the same). The reason is for people:
+ * "ARG/ENV VERSION changed", "file requirements.txt changed". */
+static char *step_reason(struct builder *b, const char *parent, const struct berth_strv *parts)
+{
+	_cleanup_json_ json_t *now =
+	    json_pack("{s:s, s:o}", "parent", parent, "parts", strv_json(parts));
+	free(b->inputs);
+	b->inputs = json_dumps(now, JSON_COMPACT);
+	_cleanup_free_ char *old_text = NULL;
+	if (!b->scope ||
+	    berth_store_step_inputs_get(b->s, b->scope, b->stage_idx, b->step_idx, &old_text,
+					NULL) < 0 ||
+	    !old_text)
+		return NULL;
+	_cleanup_json_ json_t *old = json_loads(old_text, 0, NULL);
+	json_t *old_parts = json_object_get(old, "parts");
+	for (size_t i = 0; i < parts->n; i++) {
+		const char *p = parts->v[i];
+		bool found = false;
+		size_t k;
+		json_t *v;
+		json_array_foreach(old_parts, k, v) found |= !strcmp(json_string_value(v) ?: "", p);
+		if (found)
+			continue;
+		const char *eq;
+		if (!strncmp(p, "env=", 4) && (eq = strchr(p + 4, '=')))
+			return berth_xasprintf("ARG/ENV %.*s changed", (int)(eq - p - 4), p + 4);
+		if (!strncmp(p, "sum:", 4) && (eq = strrchr(p, '=')))
+			return berth_xasprintf("file %.*s changed", (int)(eq - p - 4), p + 4);
+		if (!strncmp(p, "content=", 8))
+			return berth_xstrdup("the downloaded file changed");
+		if (!strncmp(p, "digest=", 7))
+			return berth_xstrdup("base image updated");
+		if (!strncmp(p, "mount=", 6))
+			return berth_xstrdup("a --mount or its source changed");
+		return berth_xstrdup("the instruction changed");
+	}
+	if (json_array_size(old_parts) != parts->n)
+		return berth_xstrdup("the instruction changed");
+	const char *op = json_string_value(json_object_get(old, "parent"));
+	if (op && strcmp(op, parent) != 0)
+		return berth_xstrdup("an earlier step changed");
+	return NULL;
+}
+
+static void record_inputs(struct builder *b)
+{
+	if (b->scope && b->inputs)
+		berth_store_step_inputs_put(b->s, b->scope, b->stage_idx, b->step_idx, b->inputs,
+					    NULL);
+}
+
 static int add_cached_or_commit(struct builder *b, struct state *st, const char *key,
 				const char *scratch, struct berth_err **err)
 {
@@ -218,6 +274,7 @@ static int add_cached_or_commit(struct builder *b, struct state *st, const char 
 	rec.size = nl.size;
 	if (berth_store_cache_put(b->s, key, &rec, err) < 0)
 		return -1;
+	record_inputs(b);
 	struct layer l = {.size = nl.size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
 	memcpy(l.chain, nl.chain, sizeof(l.chain));
 	memcpy(l.diff_id, nl.diff_id, sizeof(l.diff_id));
@@ -226,18 +283,25 @@ static int add_cached_or_commit(struct builder *b, struct state *st, const char 
 	return 0;
 }
 
-/* A cache hit: the step's layer, as it was made before. */
-static bool cache_hit(struct builder *b, struct state *st, const char *key)
+/* A cache hit: the step's layer, as it was made before. A miss says why. */
+static bool cache_hit(struct builder *b, struct state *st, const char *key,
+		      const struct berth_strv *parts)
 {
-	if (b->o->no_cache)
-		return false;
+	_cleanup_free_ char *why = step_reason(b, st->key, parts);
 	struct berth_cache_rec rec;
-	if (berth_store_cache_get(b->s, key, &rec, NULL) < 0)
+	char chain[BERTH_DIGEST_LEN + 1] = "";
+	bool found = !b->o->no_cache && berth_store_cache_get(b->s, key, &rec, NULL) == 0;
+	if (found)
+		berth_chain_id(st->n ? st->layers[st->n - 1].chain : NULL, rec.diff_id, chain);
+	if (!found || strcmp(chain, rec.chain) != 0) {
+		progress(b, "  cache miss: %s\n",
+			 b->o->no_cache ? "--no-cache"
+			 : why          ? why
+			 : found        ? "the cached layer was made on another parent"
+					: "not built before");
 		return false;
-	char chain[BERTH_DIGEST_LEN + 1];
-	berth_chain_id(st->n ? st->layers[st->n - 1].chain : NULL, rec.diff_id, chain);
-	if (strcmp(chain, rec.chain) != 0)
-		return false; /* made on another parent: not this step's result */
+	}
+	record_inputs(b);
 	struct layer l = {.size = rec.size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
 	memcpy(l.chain, rec.chain, sizeof(l.chain));
 	memcpy(l.diff_id, rec.diff_id, sizeof(l.diff_id));
@@ -307,6 +371,11 @@ static int from_image(struct builder *b, struct state *st, const char *refstr,
 		_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
 		berth_strv_push(&parts, "FROM");
 		key_of(digest, &parts, st->key);
+		berth_strv_pushf(&parts, "digest=%s", digest);
+		_cleanup_free_ char *why = step_reason(b, "", &parts);
+		if (why)
+			progress(b, "  %s\n", why);
+		record_inputs(b);
 	}
 	berth_manifest_release(&m);
 	berth_image_config_release(&cfg);
@@ -820,7 +889,7 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 	berth_buf_addstr(&hist, " # buildkit");
 
 	int rc = 0;
-	if (cache_hit(b, st, key))
+	if (cache_hit(b, st, key, &parts))
 		progress(b, "  CACHED\n");
 	else
 		rc = run_container(b, st, in, &args, &env, key, err);
@@ -914,7 +983,7 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 	if (in->checksum) {
 		berth_strv_pushf(&parts, "sum=%s", in->checksum);
 		key_of(st->key, &parts, key);
-		if (cache_hit(b, st, key)) {
+		if (cache_hit(b, st, key, &parts)) {
 			progress(b, "  CACHED\n");
 			memcpy(st->key, key, sizeof(st->key));
 			history_add(b, st, h, false);
@@ -978,7 +1047,7 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 	}
 	if (rc == 0 && !in->checksum) {
 		key_of(st->key, &parts, key);
-		if (cache_hit(b, st, key)) {
+		if (cache_hit(b, st, key, &parts)) {
 			progress(b, "  CACHED\n");
 			goto done;
 		}
@@ -1096,9 +1165,15 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 							"Docker) is not supported by this berth "
 							"yet; use COPY and RUN tar",
 							src[i].path);
-	char sum[BERTH_DIGEST_LEN + 1] = "";
-	if (rc == 0 && berth__sources_checksum(root_fd, src, nsrc, ig, sum, err) < 0)
-		rc = berth_err_prefix(err, "line %d: %s", in->line, kind);
+	/* One checksum per source, so a miss can name the file that changed. */
+	_cleanup_strv_ struct berth_strv sums = BERTH_STRV_INIT;
+	for (size_t i = 0; rc == 0 && i < nsrc; i++) {
+		char sum[BERTH_DIGEST_LEN + 1] = "";
+		if (berth__sources_checksum(root_fd, &src[i], 1, ig, sum, err) < 0)
+			rc = berth_err_prefix(err, "line %d: %s", in->line, kind);
+		else
+			berth_strv_pushf(&sums, "sum:%s=%s", *src[i].path ? src[i].path : ".", sum);
+	}
 	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
 	berth_strv_push(&parts, kind);
 	berth_strv_pushf(&parts, "from=%s", in->from ? in->from : "");
@@ -1107,14 +1182,15 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	berth_strv_pushf(&parts, "dest=%s", in->resolved ? in->resolved : "");
 	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
 	berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
-	berth_strv_pushf(&parts, "sum=%s", sum);
+	for (size_t i = 0; i < sums.n; i++)
+		berth_strv_push(&parts, sums.v[i]);
 	char key[BERTH_DIGEST_LEN + 1];
 	key_of(st->key, &parts, key);
 	bool wildcard = false;
 	for (size_t i = 0; i < in->args.n; i++)
 		wildcard |= has_wildcard(in->args.v[i]);
 
-	if (rc == 0 && cache_hit(b, st, key)) {
+	if (rc == 0 && cache_hit(b, st, key, &parts)) {
 		progress(b, "  CACHED\n");
 	} else if (rc == 0) {
 		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
@@ -1191,7 +1267,7 @@ static int do_workdir(struct builder *b, struct state *st, const struct berth_df
 	char key[BERTH_DIGEST_LEN + 1];
 	key_of(st->key, &parts, key);
 	int rc = 0;
-	if (cache_hit(b, st, key)) {
+	if (cache_hit(b, st, key, &parts)) {
 		progress(b, "  CACHED\n");
 	} else {
 		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
@@ -1302,6 +1378,8 @@ static int build_stages(struct builder *b, struct berth_err **err)
 			 sg->scratch ? "scratch"
 			 : sg->base  ? sg->base
 				     : "");
+		b->stage_idx = idx;
+		b->step_idx = 0;
 		if (do_from(b, (size_t)idx, err) < 0)
 			return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
 		for (size_t i = 0; i < sg->n; i++) {
@@ -1309,6 +1387,7 @@ static int build_stages(struct builder *b, struct berth_err **err)
 			progress(b, "[%s %zu/%zu] %s\n", label, i + 2, total,
 				 in->node && in->node->original ? in->node->original
 								: berth_df_kind_name(in->kind));
+			b->step_idx = (int)i + 1;
 			if (instr(b, &b->st[idx], in, err) < 0)
 				return -1;
 		}
@@ -1385,6 +1464,19 @@ int berth_build(struct berth_store *s, const struct berth_build_opts *o,
 		goto out;
 	}
 	b.st = berth_xcalloc(b.df.n, sizeof(*b.st));
+	/* Step records (for "cache miss: why") follow the image's repository,
+	 * so app:2 is compared with app:1; untagged builds, the Dockerfile. */
+	if (o->tag) {
+		const char *colon = strrchr(o->tag, ':');
+		const char *slash = strrchr(o->tag, '/');
+		size_t len =
+		    colon && (!slash || colon > slash) ? (size_t)(colon - o->tag) : strlen(o->tag);
+		b.scope = berth_xasprintf("repo:%.*s", (int)len, o->tag);
+	} else {
+		b.scope =
+		    berth_xasprintf("file:%s@%s", o->dockerfile_name ? o->dockerfile_name : "-",
+				    o->context ? o->context : "");
+	}
 	if (build_stages(&b, err) == 0)
 		rc = write_image(&b, &b.st[b.df.target], digest_out, err);
 out:
@@ -1395,6 +1487,8 @@ out:
 	for (size_t i = 0; b.st && i < b.df.n; i++)
 		state_release(&b.st[i]);
 	free(b.st);
+	free(b.scope);
+	free(b.inputs);
 	if (b.ctx_fd >= 0)
 		close(b.ctx_fd);
 	berth__ignore_free(b.ig);

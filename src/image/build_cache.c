@@ -77,3 +77,47 @@ int berth_store_cache_put(struct berth_store *s, const char *key, const struct b
 		return berth_err_set(err, BERTH_E_SYS, "build cache: %s", sqlite3_errmsg(db));
 	return 0;
 }
+
+int berth_store_step_inputs_get(struct berth_store *s, const char *scope, int stage, int step,
+				char **inputs, struct berth_err **err)
+{
+	*inputs = NULL;
+	sqlite3 *db = berth__store_db(s);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT inputs FROM build_steps WHERE scope = ?1 AND stage = ?2 AND "
+			       "step = ?3",
+			       -1, &st, NULL) != SQLITE_OK)
+		return berth_err_set(err, BERTH_E_SYS, "build steps: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, stage);
+	sqlite3_bind_int(st, 3, step);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+		*inputs = berth_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return berth_err_set(err, BERTH_E_SYS, "build steps: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+int berth_store_step_inputs_put(struct berth_store *s, const char *scope, int stage, int step,
+				const char *inputs, struct berth_err **err)
+{
+	sqlite3 *db = berth__store_db(s);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO build_steps (scope, stage, step, inputs) "
+			       "VALUES (?1, ?2, ?3, ?4)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return berth_err_set(err, BERTH_E_SYS, "build steps: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, stage);
+	sqlite3_bind_int(st, 3, step);
+	sqlite3_bind_text(st, 4, inputs, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return berth_err_set(err, BERTH_E_SYS, "build steps: %s", sqlite3_errmsg(db));
+	return 0;
+}

@@ -210,6 +210,14 @@ int berth_store_cache_get(struct berth_store *s, const char *key, struct berth_c
 int berth_store_cache_put(struct berth_store *s, const char *key, const struct berth_cache_rec *rec,
 			  struct berth_err **err);
 
+/* What step `step` of stage `stage` of the build named `scope` (its tag, or
+ * its Dockerfile) read last time: a JSON text of the builder's choosing.
+ * *inputs (free()) NULL when there is no record. */
+int berth_store_step_inputs_get(struct berth_store *s, const char *scope, int stage, int step,
+				char **inputs, struct berth_err **err);
+int berth_store_step_inputs_put(struct berth_store *s, const char *scope, int stage, int step,
+				const char *inputs, struct berth_err **err);
+
 /* ---------------------------------------------------------------- layers */
 
 enum berth_compression { BERTH_COMPRESS_NONE, BERTH_COMPRESS_GZIP, BERTH_COMPRESS_ZSTD };

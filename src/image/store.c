@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct berth_store {
 	char *home;
@@ -88,6 +88,19 @@ static int db_open(struct berth_store *s, struct berth_err **err)
 				   "  size INTEGER NOT NULL,"
 				   "  created INTEGER NOT NULL);"
 				   "PRAGMA user_version = 2;"
+				   "COMMIT;",
+				   err) < 0)
+		return -BERTH_E_SYS;
+	/* 3: what each step of a build read last time, to say why it missed. */
+	if (version < 3 && db_exec(s->db,
+				   "BEGIN;"
+				   "CREATE TABLE IF NOT EXISTS build_steps ("
+				   "  scope TEXT NOT NULL,"
+				   "  stage INTEGER NOT NULL,"
+				   "  step INTEGER NOT NULL,"
+				   "  inputs TEXT NOT NULL,"
+				   "  PRIMARY KEY (scope, stage, step));"
+				   "PRAGMA user_version = 3;"
 				   "COMMIT;",
 				   err) < 0)
 		return -BERTH_E_SYS;
