@@ -950,6 +950,25 @@ static int chown_ids(int view_fd, const char *spec, long *uid, long *gid, struct
 	return 0;
 }
 
+/* COPY/ADD's destination as an absolute path: relative ones are under the
+ * stage's WORKDIR ("." and "./" mean the directory itself); a trailing '/'
+ * is kept, it decides "into" versus "as". free(). */
+static char *dest_path(struct state *st, const struct berth_df_instr *in)
+{
+	const char *d = in->resolved ? in->resolved : "";
+	if (d[0] == '/')
+		return berth_xstrdup(d);
+	const char *wd = config_str(st, "WorkingDir");
+	if (!wd || !*wd)
+		wd = "/";
+	while (d[0] == '.' && d[1] == '/')
+		d += 2;
+	bool slash = wd[strlen(wd) - 1] == '/';
+	if (!*d || !strcmp(d, "."))
+		return berth_xasprintf("%s%s", wd, slash ? "" : "/");
+	return berth_xasprintf("%s%s%s", wd, slash ? "" : "/", d);
+}
+
 /* ADD <url>...: downloaded into a file (0600 unless --chmod) named by the
  * URL's last path segment when dest is a directory. Keyed by --checksum
  * when given (a hit downloads nothing), else by the content's digest. */
@@ -974,7 +993,8 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 	berth_strv_push(&parts, "ADD-URL");
 	for (size_t i = 0; i < in->args.n; i++)
 		berth_strv_pushf(&parts, "src=%s", in->args.v[i]);
-	berth_strv_pushf(&parts, "dest=%s", in->resolved ? in->resolved : "");
+	_cleanup_free_ char *dest_abs = dest_path(st, in);
+	berth_strv_pushf(&parts, "dest=%s", dest_abs);
 	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
 	berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
 	char key[BERTH_DIGEST_LEN + 1];
@@ -1016,7 +1036,7 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
 						"ADD %s: checksum mismatch: expected %s, got %s",
 						url, in->checksum, d.digest);
-		const char *dest = in->resolved ? in->resolved : "";
+		const char *dest = dest_abs;
 		size_t dlen = strlen(dest);
 		bool to_dir = (dlen && dest[dlen - 1] == '/') || in->args.n > 1;
 		if (rc == 0 && to_dir && (!d.filename || !*d.filename))
@@ -1077,7 +1097,7 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 			    .src = src,
 			    .nsrc = nsrc,
 			    .wildcard = in->args.n > 1,
-			    .dest = in->resolved,
+			    .dest = dest_abs,
 			    .view_fd = view,
 			    .upper_fd = upper,
 			    .uid = uid,
@@ -1179,7 +1199,8 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	berth_strv_pushf(&parts, "from=%s", in->from ? in->from : "");
 	for (size_t i = 0; i < in->args.n; i++)
 		berth_strv_pushf(&parts, "src=%s", in->args.v[i]);
-	berth_strv_pushf(&parts, "dest=%s", in->resolved ? in->resolved : "");
+	_cleanup_free_ char *dest_abs = dest_path(st, in);
+	berth_strv_pushf(&parts, "dest=%s", dest_abs);
 	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
 	berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
 	for (size_t i = 0; i < sums.n; i++)
@@ -1219,7 +1240,7 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			    .nsrc = nsrc,
 			    .wildcard = wildcard,
 			    .ig = ig,
-			    .dest = in->resolved,
+			    .dest = dest_abs,
 			    .view_fd = view,
 			    .upper_fd = upper,
 			    .uid = uid,

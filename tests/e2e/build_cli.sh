@@ -289,6 +289,11 @@ check "an ignored source is not there" test "$rc" -ne 0
 cbuild $'FROM bb:1 AS b\nRUN mkdir /out && echo made > /out/f && chown 1000 /out/f\nFROM bb:1\nCOPY --from=b /out/f /got' copy:9 >/dev/null
 expect_eq "COPY --from a stage keeps its owner" "$(run copy:9 sh -c 'cat /got; stat -c %u /got')" "made
 1000"
+cbuild $'FROM bb:1\nWORKDIR /w\nCOPY src/a.txt ./\nCOPY src/b.txt rel/named\nCOPY src/sub .' rel:1 >/dev/null
+expect_eq "relative destinations are under WORKDIR" "$(run rel:1 sh -c 'cd /w && ls; cat rel/named')" "a.txt
+deep.txt
+rel
+changed"
 cbuild $'FROM bb:1\nADD src/a.txt /added' copy:10 >/dev/null
 expect_eq "ADD of a local file" "$(run copy:10 cat /added)" a
 
