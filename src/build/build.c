@@ -288,6 +288,11 @@ static bool cache_hit(struct builder *b, struct state *st, const char *key,
 		      const struct berth_strv *parts)
 {
 	_cleanup_free_ char *why = step_reason(b, st->key, parts);
+	if (b->o->explain) {
+		progress(b, "  key %.19s from: parent %.19s\n", key, st->key);
+		for (size_t i = 0; i < parts->n; i++)
+			progress(b, "    %s\n", parts->v[i]);
+	}
 	struct berth_cache_rec rec;
 	char chain[BERTH_DIGEST_LEN + 1] = "";
 	bool found = !b->o->no_cache && berth_store_cache_get(b->s, key, &rec, NULL) == 0;
@@ -321,7 +326,7 @@ static void diff_ids_update(struct state *st)
 
 /* -------------------------------------------------------------- FROM */
 
-static int from_image(struct builder *b, struct state *st, const char *refstr,
+static int from_image(struct builder *b, struct state *st, const char *refstr, bool record,
 		      struct berth_err **err)
 {
 	struct berth_ref ref;
@@ -372,10 +377,12 @@ static int from_image(struct builder *b, struct state *st, const char *refstr,
 		berth_strv_push(&parts, "FROM");
 		key_of(digest, &parts, st->key);
 		berth_strv_pushf(&parts, "digest=%s", digest);
-		_cleanup_free_ char *why = step_reason(b, "", &parts);
-		if (why)
-			progress(b, "  %s\n", why);
-		record_inputs(b);
+		if (record) {
+			_cleanup_free_ char *why = step_reason(b, "", &parts);
+			if (why)
+				progress(b, "  %s\n", why);
+			record_inputs(b);
+		}
 	}
 	berth_manifest_release(&m);
 	berth_image_config_release(&cfg);
@@ -395,7 +402,7 @@ static int do_from(struct builder *b, size_t idx, struct berth_err **err)
 		_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
 		berth_strv_push(&parts, "FROM scratch");
 		key_of("", &parts, st->key);
-	} else if (from_image(b, st, sg->base, err) < 0) {
+	} else if (from_image(b, st, sg->base, true, err) < 0) {
 		return -1;
 	}
 	st->name = sg->name;
@@ -1159,10 +1166,16 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 		what = n ? berth_xasprintf("stage '%s'", n)
 			 : berth_xasprintf("stage %d", in->from_stage);
 	} else if (in->from) {
-		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-					  "%s --from=%s: copying from an image is not supported by "
-					  "this berth yet; use FROM %s AS name, then --from=name",
-					  kind, in->from, in->from);
+		/* --from=IMAGE: a read-only view of that image. */
+		struct state img = {0};
+		if (from_image(b, &img, in->from, false, err) == 0)
+			from_view = view_open(b, &img, err);
+		state_release(&img);
+		if (from_view < 0)
+			return berth_err_prefix(err, "line %d: %s --from=%s", in->line, kind,
+						in->from);
+		root_fd = from_view;
+		what = berth_xasprintf("image '%s'", in->from);
 	} else {
 		if (b->ctx_fd < 0)
 			return berth_err_set_line(err, BERTH_E_INVALID, in->line,
@@ -1232,8 +1245,8 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 						"--chmod=%s: give octal permissions like 755",
 						in->chmod);
 		if (rc == 0) {
-			if (in->from_stage >= 0 && !in->chown)
-				uid = gid = -1; /* from a stage, owners are kept */
+			if ((in->from_stage >= 0 || in->from) && !in->chown)
+				uid = gid = -1; /* from a stage or image, owners are kept */
 			struct berth__copy_opts co = {
 			    .src_root_fd = root_fd,
 			    .src = src,

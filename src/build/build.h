@@ -32,6 +32,7 @@ struct berth_build_opts {
 	const struct berth_strv *build_args; /* "K=V" */
 	const char *tag;                     /* canonical name to tag the result, or NULL */
 	bool no_cache;                       /* skip lookups, still record */
+	bool explain;                        /* print each step's cache key inputs */
 	const char *runtime;                 /* OCI runtime, NULL: detect */
 	const struct berth_build_secret *secrets;
 	size_t nsecrets;

@@ -14,14 +14,15 @@ static const char usage[] =
     "usage: berth build [-f FILE|-] [--dockerfile-str STR] [-t NAME:TAG] [--context DIR]\n"
     "                   [--target STAGE] [--build-arg K=V]... [--no-cache|--force-env-build]\n"
     "                   [--secret id=ID,env=VAR|id=ID,src=FILE|id=ID,value=$NAME]...\n"
-    "                   [--runtime NAME|PATH] [-q]\n"
+    "                   [--runtime NAME|PATH] [--explain] [-q]\n"
     "\n"
     "Build an image from a Dockerfile with BuildKit's semantics: only the stages the\n"
     "target needs, RUN steps in containers, COPY from the build context (honouring\n"
     ".dockerignore) or from other stages, and a layer cache keyed like BuildKit's\n"
     "(--no-cache skips lookups but still records). The context defaults to the\n"
     "Dockerfile's directory with -f FILE, and to none otherwise. Prints the image's\n"
-    "manifest digest last. --secret gives RUN --mount=type=secret,id=ID its value:\n"
+    "manifest digest last. --explain prints what each step's cache key is made of.\n"
+    "--secret gives RUN --mount=type=secret,id=ID its value:\n"
     "from an environment variable, a file, or the secret store ($NAME, see\n"
     "berth secrets); values never enter layers, history or cache keys.\n";
 
@@ -123,12 +124,12 @@ static int pull(void *ctx, struct berth_store *s, const char *ref,
 }
 
 static int build(const char *file, const char *str, const char *tag, const char *context,
-		 const char *target, const struct berth_strv *args, bool no_cache,
+		 const char *target, const struct berth_strv *args, bool no_cache, bool explain,
 		 const char *runtime, const struct secrets *secrets, bool quiet);
 
 int cmd_build(int argc, char **argv)
 {
-	enum { O_STR = 256, O_CTX, O_TARGET, O_ARG, O_NOCACHE, O_RUNTIME, O_SECRET };
+	enum { O_STR = 256, O_CTX, O_TARGET, O_ARG, O_NOCACHE, O_RUNTIME, O_SECRET, O_EXPLAIN };
 	static const struct option opts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"dockerfile-str", required_argument, NULL, O_STR},
@@ -140,6 +141,7 @@ int cmd_build(int argc, char **argv)
 	    {"force-env-build", no_argument, NULL, O_NOCACHE},
 	    {"runtime", required_argument, NULL, O_RUNTIME},
 	    {"secret", required_argument, NULL, O_SECRET},
+	    {"explain", no_argument, NULL, O_EXPLAIN},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -147,7 +149,7 @@ int cmd_build(int argc, char **argv)
 	const char *file = NULL, *str = NULL, *tag = NULL, *context = NULL, *target = NULL,
 		   *runtime = NULL;
 	_cleanup_strv_ struct berth_strv args = BERTH_STRV_INIT;
-	bool no_cache = false, quiet = false;
+	bool no_cache = false, quiet = false, explain = false;
 	struct secrets secrets = {0};
 	struct berth_err *err = NULL;
 	int c, rc = CLI_USAGE;
@@ -181,6 +183,9 @@ int cmd_build(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case O_EXPLAIN:
+			explain = true;
+			break;
 		case O_SECRET:
 			if (add_secret(&secrets, optarg, &err) < 0) {
 				rc = cli_fail(err, NULL);
@@ -203,15 +208,15 @@ int cmd_build(int argc, char **argv)
 		cli_usage("build", "give the Dockerfile with -f FILE (or -f - for standard input) "
 				   "or --dockerfile-str STR");
 	else
-		rc = build(file, str, tag, context, target, &args, no_cache, runtime, &secrets,
-			   quiet);
+		rc = build(file, str, tag, context, target, &args, no_cache, explain, runtime,
+			   &secrets, quiet);
 out:
 	secrets_release(&secrets);
 	return rc;
 }
 
 static int build(const char *file, const char *str, const char *tag, const char *context,
-		 const char *target, const struct berth_strv *args, bool no_cache,
+		 const char *target, const struct berth_strv *args, bool no_cache, bool explain,
 		 const char *runtime, const struct secrets *secrets, bool quiet)
 {
 	_cleanup_buf_ struct berth_buf df;
@@ -242,6 +247,7 @@ static int build(const char *file, const char *str, const char *tag, const char 
 	    .build_args = args,
 	    .tag = name,
 	    .no_cache = no_cache,
+	    .explain = explain,
 	    .runtime = runtime,
 	    .secrets = secrets->v,
 	    .nsecrets = secrets->n,

@@ -294,6 +294,12 @@ expect_eq "relative destinations are under WORKDIR" "$(run rel:1 sh -c 'cd /w &&
 deep.txt
 rel
 changed"
+cbuild $'FROM bb:1\nCOPY --from=copy:9 /got /from-image' copy:12 >/dev/null
+expect_eq "COPY --from an image in the store, owner kept" \
+	"$(run copy:12 sh -c 'cat /from-image; stat -c %u /from-image')" "made
+1000"
+build ex:1 $'FROM bb:1\nARG V=1\nRUN echo $V' --explain >/dev/null
+check "--explain prints what a step's key is made of" grep -q "^    env=V=1$" "$TMP/log"
 cbuild $'FROM bb:1\nADD src/a.txt /added' copy:10 >/dev/null
 expect_eq "ADD of a local file" "$(run copy:10 cat /added)" a
 
