@@ -358,6 +358,11 @@ for lim in "--memory 64m:memory:memory.limit_in_bytes:67108864" "--pids-limit 50
 	fi
 done
 
+out=$(BERTH_CGROUP_ROOT=$TMP/no-cgroups run --memory 64m $IMG echo ok 2>"$TMP/err")
+expect_eq "a layout without the controller: the container still runs" "$out" ok
+expect_eq "  after one warning line that says why" \
+	"$(grep -c "warning: resource limits not applied: .* no memory controller" "$TMP/err"):$(wc -l <"$TMP/err")" "1:1"
+
 # --- 17. tmpfs and binds ---
 mkdir -p "$TMP/host"; echo from-host >"$TMP/host/f"
 tm=$(run --tmpfs /scratch $IMG sh -c 'echo s > /scratch/x && cat /scratch/x && mount | grep " /scratch "' 2>&1)
