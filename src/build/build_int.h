@@ -22,6 +22,45 @@ int berth__ignore_load(int ctx_fd, struct berth__ignore **out, struct berth_err 
 bool berth__ignore_match(const struct berth__ignore *ig, const char *relpath);
 void berth__ignore_free(struct berth__ignore *ig);
 
+/* ------------------------------------------------- paths (paths.c) */
+
+/* berth_fs_open_beneath() plus O_CLOEXEC, "" the root; an fd or -errno. */
+int berth__open_in(int root_fd, const char *path, int flags);
+
+enum berth__resolve_mode {
+	/* A name no root has is kept as written (something to make); a
+	 * trailing '/' after a non-directory is ignored; an empty link is
+	 * its own directory. */
+	BERTH__RESOLVE_MAY_MISS,
+	/* As open(2): a missing name is the last root's error, "file/" is
+	 * -ENOTDIR, an empty link -ENOENT. */
+	BERTH__RESOLVE_MUST_EXIST,
+};
+
+/* Resolve path beneath stacked roots (the first that has a name decides),
+ * following every symlink inside them, into out as a clean relative path
+ * ("" the root); a symlink ig excludes is -ENOENT. 0 or -errno. */
+int berth__resolve(const int *roots, size_t nroots, const char *path, enum berth__resolve_mode mode,
+		   const struct berth__ignore *ig, struct berth_buf *out);
+
+/* Append name to a clean relative path, with a '/' unless it is "". */
+void berth__path_push(struct berth_buf *b, const char *name);
+/* Cut b back to a length it had before. */
+void berth__path_truncate(struct berth_buf *b, size_t len);
+/* Drop the last name of a clean relative path ("" stays ""). */
+void berth__path_pop(struct berth_buf *b);
+
+/* Names in directory fd (fd kept open) but "." and "..", into the empty
+ * names, sorted bytewise; 0 or -errno. */
+int berth__list_dir(int fd, struct berth_strv *names);
+
+/* Go's utf8.RuneError, returned 1 byte wide for an invalid sequence. */
+#define BERTH__RUNE_ERROR 0xfffdu
+
+/* Go's utf8.DecodeRune of s[0 .. len), len >= 1 (SIZE_MAX: up to a NUL);
+ * the rune, its width in *width. */
+uint32_t berth__utf8_decode(const unsigned char *s, size_t len, size_t *width);
+
 /* ---------------------------------------- COPY sources (sources.c) */
 
 struct berth__source {

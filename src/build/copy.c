@@ -6,7 +6,6 @@
  * every write is an *at() call on a directory fd inside the upper. */
 #include "build/build_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,9 +15,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define COPY_MAX_SYMLINKS 40           /* the kernel's MAXSYMLINKS */
-#define COPY_CHUNK        (128u << 10) /* bytes per copy_file_range or read */
-#define COPY_XATTR_MAX    (64u << 10)  /* xattr names, or one value, of an entry */
+#define COPY_CHUNK     (128u << 10) /* bytes per copy_file_range or read */
+#define COPY_XATTR_MAX (64u << 10)  /* xattr names, or one value, of an entry */
 
 #define COPY_MANY_SOURCES                                                                      \
 	"When using COPY with more than one source file, the destination must be a directory " \
@@ -26,23 +24,10 @@
 
 /* ------------------------------------------------------------ path helpers */
 
-/* berth_fs_open_beneath() reporting -errno instead of an error object ("" is
- * the root). */
-static int open_in(int root_fd, const char *path, int flags)
-{
-	struct berth_err *e = NULL;
-	int fd = berth_fs_open_beneath(root_fd, *path ? path : ".", flags | O_CLOEXEC, 0, &e);
-	if (fd < 0) {
-		fd = e && e->sys_errno ? -e->sys_errno : -EINVAL;
-		berth_err_free(e);
-	}
-	return fd;
-}
-
 /* lstat of a path beneath a root; 0 or -errno. */
 static int lstat_in(int root_fd, const char *path, struct stat *st)
 {
-	_cleanup_close_ int fd = open_in(root_fd, path, O_PATH | O_NOFOLLOW);
+	_cleanup_close_ int fd = berth__open_in(root_fd, path, O_PATH | O_NOFOLLOW);
 	if (fd < 0)
 		return fd;
 	return fstat(fd, st) < 0 ? -errno : 0;
@@ -56,140 +41,10 @@ static int take_fd(int *fd)
 	return r;
 }
 
-static void path_push(struct berth_buf *b, const char *name)
-{
-	if (b->len)
-		berth_buf_addch(b, '/');
-	berth_buf_addstr(b, name);
-}
-
-static void path_truncate(struct berth_buf *b, size_t len)
-{
-	b->len = len;
-	b->data[len] = '\0';
-}
-
-static void path_pop(struct berth_buf *b)
-{
-	char *slash = memrchr(b->data, '/', b->len);
-	path_truncate(b, slash ? (size_t)(slash - b->data) : 0);
-}
-
 static const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	return slash ? slash + 1 : path;
-}
-
-/* Resolve `path` through stacked roots, the first that has a name deciding
- * what it is (the upper over the view, as overlayfs shows them), following
- * symlinks as if each root were "/", the last name's too when follow_last.
- * out gets the clean path relative to the roots ("" is the root); names
- * that no root has are kept as written, so out may name something to make.
- * Returns 0 or -errno (ELOOP, ENOTDIR when a non-directory is in the way,
- * ENAMETOOLONG). */
-static int resolve_in(const int *roots, size_t nroots, const char *path, bool follow_last,
-		      struct berth_buf *out)
-{
-	_cleanup_free_ char *rest = berth_xstrdup(path);
-	const char *p = rest;
-	int links = 0;
-	path_truncate(out, 0);
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return 0;
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-		if (len > NAME_MAX)
-			return -ENAMETOOLONG;
-		char name[NAME_MAX + 1];
-		memcpy(name, p, len);
-		name[len] = '\0';
-		p = end;
-		if (strcmp(name, ".") == 0)
-			continue;
-		if (strcmp(name, "..") == 0) {
-			path_pop(out);
-			continue;
-		}
-		const char *after = p;
-		while (*after == '/')
-			after++;
-		bool last = !*after;
-
-		size_t mark = out->len;
-		path_push(out, name);
-		int found = -1;
-		struct stat st;
-		for (size_t k = 0; k < nroots && found < 0; k++)
-			if (lstat_in(roots[k], out->data, &st) == 0)
-				found = (int)k;
-		if (found < 0 || S_ISDIR(st.st_mode))
-			continue;
-		if (!S_ISLNK(st.st_mode)) {
-			if (!last)
-				return -ENOTDIR;
-			continue;
-		}
-		if (last && !follow_last)
-			return 0;
-
-		if (++links > COPY_MAX_SYMLINKS)
-			return -ELOOP;
-		_cleanup_close_ int fd = open_in(roots[found], out->data, O_PATH | O_NOFOLLOW);
-		if (fd < 0)
-			return fd;
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(fd, "", target, sizeof(target));
-		if (n < 0)
-			return -errno;
-		if ((size_t)n >= sizeof(target))
-			return -ENAMETOOLONG;
-		target[n] = '\0';
-		/* The target replaces the link; an absolute one starts again
-		 * at the root. */
-		path_truncate(out, target[0] == '/' ? 0 : mark);
-		char *spliced = berth_xasprintf("%s%s", target, p);
-		free(rest);
-		rest = spliced;
-		p = rest;
-	}
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in directory fd, sorted; the stream is closed on return. */
-static int list_dir(int fd, struct berth_strv *names)
-{
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		int e = errno;
-		close(dfd);
-		return -e;
-	}
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			berth_strv_push(names, de->d_name);
-	}
-	int e = errno;
-	closedir(d);
-	if (e)
-		return -e;
-	if (names->n)
-		qsort(names->v, names->n, sizeof(*names->v), by_name);
-	return 0;
 }
 
 /* -------------------------------------------------------------- hardlinks */
@@ -350,7 +205,7 @@ static int upper_dir(struct copier *c, const char *path, bool make, struct berth
 		p = *end ? end + 1 : end;
 		if (!*name)
 			continue;
-		path_push(&prefix, name);
+		berth__path_push(&prefix, name);
 		int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0 && errno == ENOENT && make)
 			next = make_parent(c, fd, name, prefix.data, err);
@@ -621,16 +476,16 @@ static int copy_dir(struct copier *c, int src, const struct stat *st, struct laz
 		    struct berth_err **err)
 {
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
-	int r = list_dir(src, &names);
+	int r = berth__list_dir(src, &names);
 	if (r < 0)
 		return berth_err_sys(err, -r, "read directory '%s'", c->src_rel.data);
 	size_t src_mark = c->src_rel.len, dst_mark = c->dst_rel.len;
 	for (size_t i = 0; i < names.n && r == 0; i++) {
-		path_push(&c->src_rel, names.v[i]);
-		path_push(&c->dst_rel, names.v[i]);
+		berth__path_push(&c->src_rel, names.v[i]);
+		berth__path_push(&c->dst_rel, names.v[i]);
 		r = copy_entry(c, src, names.v[i], dir, names.v[i], err);
-		path_truncate(&c->src_rel, src_mark);
-		path_truncate(&c->dst_rel, dst_mark);
+		berth__path_truncate(&c->src_rel, src_mark);
+		berth__path_truncate(&c->dst_rel, dst_mark);
 	}
 	if (r == 0 && dir->fd >= 0 && dir->made)
 		r = set_meta(c, src, dir->fd, st, err);
@@ -696,7 +551,7 @@ static int copy_source(struct copier *c, const struct berth__source *s, const ch
 	int src_root = c->o->src_root_fd;
 	/* COPY follows a symlink at the top of a source; what is below is
 	 * copied as it is. */
-	int r = resolve_in(&src_root, 1, s->path, true, &c->src_rel);
+	int r = berth__resolve(&src_root, 1, s->path, BERTH__RESOLVE_MAY_MISS, NULL, &c->src_rel);
 	struct stat st;
 	if (r == 0)
 		r = lstat_in(src_root, c->src_rel.data, &st);
@@ -715,12 +570,12 @@ static int copy_source(struct copier *c, const struct berth__source *s, const ch
 		src_base = base_name(c->src_rel.data);
 	}
 	_cleanup_close_ int src_dir =
-	    open_in(src_root, src_parent ? src_parent : "", O_RDONLY | O_DIRECTORY);
+	    berth__open_in(src_root, src_parent ? src_parent : "", O_RDONLY | O_DIRECTORY);
 	if (src_dir < 0)
 		return berth_err_sys(err, -src_dir, "open '%s'", s->path);
 	_cleanup_free_ char *src_name = berth_xstrdup(src_base);
 
-	path_truncate(&c->dst_rel, 0);
+	berth__path_truncate(&c->dst_rel, 0);
 	berth_buf_addstr(&c->dst_rel, dest);
 	struct stat dst_st;
 	int dr = lookup(c, dest, &dst_st);
@@ -762,7 +617,7 @@ static int copy_source(struct copier *c, const struct berth__source *s, const ch
 	if (into_dir || dest_is_dir || !*dest) {
 		parent.fd = upper_dir(c, dest, true, err);
 		name = base_name(s->path);
-		path_push(&c->dst_rel, name);
+		berth__path_push(&c->dst_rel, name);
 	} else {
 		_cleanup_free_ char *parent_path = berth_xstrdup(dest);
 		char *slash = strrchr(parent_path, '/');
@@ -795,7 +650,7 @@ int berth__copy(const struct berth__copy_opts *o, struct berth_err **err)
 	_cleanup_buf_ struct berth_buf dest;
 	berth_buf_init(&dest, BERTH_BUF_UNLIMITED);
 	int layers[2] = {o->upper_fd, o->view_fd};
-	int r = resolve_in(layers, 2, o->dest, true, &dest);
+	int r = berth__resolve(layers, 2, o->dest, BERTH__RESOLVE_MAY_MISS, NULL, &dest);
 	if (r == -ENOTDIR)
 		return berth_err_set(err, BERTH_E_INVALID,
 				     "cannot copy to '%s': a part of it is not a directory",

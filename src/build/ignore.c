@@ -62,45 +62,16 @@ struct berth__ignore {
 
 /* --------------------------------------------------------------- runes */
 
-/* Decode one rune at s[*i] (len bytes in all), advancing *i. */
+/* Decode one rune at s[*i] (len bytes in all), advancing *i; a byte that is
+ * not valid UTF-8 becomes RUNE_BAD_BASE + the byte. */
 static uint32_t next_rune(const unsigned char *s, size_t len, size_t *i)
 {
-	unsigned char c = s[*i];
-	uint32_t r;
-	size_t n;
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		r = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		r = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		r = c & 0x07;
-	} else {
-		goto bad;
-	}
-	if (len - *i <= n)
-		goto bad;
-	for (size_t k = 1; k <= n; k++) {
-		unsigned char cc = s[*i + k];
-		if ((cc & 0xc0) != 0x80)
-			goto bad;
-		r = (r << 6) | (cc & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if ((n == 2 && r < 0x800) || (n == 3 && (r < 0x10000 || r > 0x10ffff)) ||
-	    (r >= 0xd800 && r <= 0xdfff))
-		goto bad;
-	*i += n + 1;
+	size_t w;
+	uint32_t r = berth__utf8_decode(s + *i, len - *i, &w);
+	if (r == BERTH__RUNE_ERROR && w == 1)
+		r = RUNE_BAD_BASE + s[*i];
+	*i += w;
 	return r;
-bad:
-	(*i)++;
-	return RUNE_BAD_BASE + c;
 }
 
 /* ------------------------------------------------------------ cleaning */

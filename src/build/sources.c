@@ -5,7 +5,6 @@
  * Everything is read through fds opened beneath the root. */
 #include "build/build_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,44 +16,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define SOURCES_MAX_SYMLINKS 40          /* the kernel's MAXSYMLINKS */
-#define SOURCES_HASH_CHUNK   (64u << 10) /* file bytes read at a time for the checksum */
-#define SOURCES_XATTR_MAX    (64u << 10) /* xattr names (or one value) read per entry */
+#define SOURCES_HASH_CHUNK (64u << 10) /* file bytes read at a time for the checksum */
+#define SOURCES_XATTR_MAX  (64u << 10) /* xattr names (or one value) read per entry */
 
 /* ----------------------------------------------------------- path helpers */
-
-/* berth_fs_open_beneath() reporting -errno instead of an error object ("" is
- * the root). */
-static int open_in(int root_fd, const char *path, int flags)
-{
-	struct berth_err *e = NULL;
-	int fd = berth_fs_open_beneath(root_fd, *path ? path : ".", flags | O_CLOEXEC, 0, &e);
-	if (fd < 0) {
-		fd = e && e->sys_errno ? -e->sys_errno : -EINVAL;
-		berth_err_free(e);
-	}
-	return fd;
-}
-
-static void path_push(struct berth_buf *b, const char *name)
-{
-	if (b->len)
-		berth_buf_addch(b, '/');
-	berth_buf_addstr(b, name);
-}
-
-static void path_truncate(struct berth_buf *b, size_t len)
-{
-	b->len = len;
-	b->data[len] = '\0';
-}
-
-/* Drop the last name of a clean relative path ("" stays ""). */
-static void path_pop(struct berth_buf *b)
-{
-	char *slash = memrchr(b->data, '/', b->len);
-	path_truncate(b, slash ? (size_t)(slash - b->data) : 0);
-}
 
 /* Split a pattern into clean names: "" and "." dropped, ".." removes the name
  * before it and is dropped at the top, so a leading '/' or any number of
@@ -82,7 +47,7 @@ static char *join_names(char *const *v, size_t n)
 	_cleanup_buf_ struct berth_buf b;
 	berth_buf_init(&b, BERTH_BUF_UNLIMITED);
 	for (size_t i = 0; i < n; i++)
-		path_push(&b, v[i]);
+		berth__path_push(&b, v[i]);
 	return berth_buf_steal(&b, NULL);
 }
 
@@ -94,104 +59,13 @@ static char *join_names(char *const *v, size_t n)
 static int resolve_path(int root_fd, const char *path, const struct berth__ignore *ig,
 			struct berth_buf *out, struct stat *st)
 {
-	_cleanup_free_ char *rest = berth_xstrdup(path);
-	const char *p = rest;
-	int links = 0;
-	path_truncate(out, 0);
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-		if (len > NAME_MAX)
-			return -ENAMETOOLONG;
-		char name[NAME_MAX + 1];
-		memcpy(name, p, len);
-		name[len] = '\0';
-		p = end;
-		if (strcmp(name, ".") == 0)
-			continue;
-		if (strcmp(name, "..") == 0) {
-			path_pop(out);
-			continue;
-		}
-
-		size_t mark = out->len;
-		path_push(out, name);
-		_cleanup_close_ int fd = open_in(root_fd, out->data, O_PATH | O_NOFOLLOW);
-		if (fd < 0)
-			return fd;
-		struct stat lst;
-		if (fstat(fd, &lst) < 0)
-			return -errno;
-		if (!S_ISLNK(lst.st_mode)) {
-			if (*p && !S_ISDIR(lst.st_mode))
-				return -ENOTDIR;
-			continue;
-		}
-
-		if (ig && berth__ignore_match(ig, out->data))
-			return -ENOENT;
-		if (++links > SOURCES_MAX_SYMLINKS)
-			return -ELOOP;
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(fd, "", target, sizeof(target));
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENOENT;
-		if ((size_t)n >= sizeof(target))
-			return -ENAMETOOLONG;
-		target[n] = '\0';
-		/* The link's target replaces it; an absolute one starts again
-		 * at the root. */
-		path_truncate(out, target[0] == '/' ? 0 : mark);
-		char *spliced = berth_xasprintf("%s%s", target, p);
-		free(rest);
-		rest = spliced;
-		p = rest;
-	}
-	_cleanup_close_ int fd = open_in(root_fd, out->data, O_PATH);
+	int r = berth__resolve(&root_fd, 1, path, BERTH__RESOLVE_MUST_EXIST, ig, out);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = berth__open_in(root_fd, out->data, O_PATH);
 	if (fd < 0)
 		return fd;
 	return fstat(fd, st) < 0 ? -errno : 0;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in directory fd (not "." or ".."), sorted bytewise. The stream
- * is closed before returning, so a deep walk holds no DIR per level. */
-static int list_dir(int fd, struct berth_strv *names)
-{
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		int e = errno;
-		close(dfd);
-		return -e;
-	}
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			berth_strv_push(names, de->d_name);
-	}
-	int e = errno;
-	closedir(d);
-	if (e)
-		return -e;
-	if (names->n)
-		qsort(names->v, names->n, sizeof(*names->v), by_name);
-	return 0;
 }
 
 /* Is something below the excluded directory `path` re-included by an
@@ -200,26 +74,27 @@ static int kept_below(int root_fd, struct berth_buf *path, const struct berth__i
 {
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
 	{
-		_cleanup_close_ int fd = open_in(root_fd, path->data, O_PATH | O_DIRECTORY);
+		_cleanup_close_ int fd = berth__open_in(root_fd, path->data, O_PATH | O_DIRECTORY);
 		if (fd < 0)
 			return fd;
-		int r = list_dir(fd, &names);
+		int r = berth__list_dir(fd, &names);
 		if (r < 0)
 			return r;
 	}
 	size_t mark = path->len;
 	for (size_t i = 0; i < names.n; i++) {
-		path_push(path, names.v[i]);
+		berth__path_push(path, names.v[i]);
 		int r = 0;
 		if (!berth__ignore_match(ig, path->data)) {
 			r = 1;
 		} else {
 			struct stat st;
-			_cleanup_close_ int fd = open_in(root_fd, path->data, O_PATH | O_NOFOLLOW);
+			_cleanup_close_ int fd =
+			    berth__open_in(root_fd, path->data, O_PATH | O_NOFOLLOW);
 			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 				r = kept_below(root_fd, path, ig);
 		}
-		path_truncate(path, mark);
+		berth__path_truncate(path, mark);
 		if (r != 0)
 			return r;
 	}
@@ -238,40 +113,6 @@ static int present(int root_fd, struct berth_buf *resolved, const struct stat *s
 }
 
 /* ------------------------------------------------------------- wildcards */
-
-/* One rune of s (Go's utf8.DecodeRuneInString: an invalid byte is U+FFFD,
- * one byte long). */
-static uint32_t decode_rune(const unsigned char *s, size_t *width)
-{
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t r;
-	*width = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		r = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		r = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		r = c & 0x07;
-	} else {
-		return 0xfffd;
-	}
-	for (size_t k = 1; k <= n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0xfffd;
-		r = (r << 6) | (s[k] & 0x3f);
-	}
-	if ((n == 2 && r < 0x800) || (n == 3 && (r < 0x10000 || r > 0x10ffff)) ||
-	    (r >= 0xd800 && r <= 0xdfff))
-		return 0xfffd;
-	*width = n + 1;
-	return r;
-}
 
 /* Does a name hold an unescaped `*`, `?` or `[` (BuildKit's containsWildcards)? */
 static bool has_wildcards(const char *s)
@@ -293,8 +134,8 @@ static const char *class_rune(const char *p, uint32_t *r)
 	if (*p == '\\' && !*++p)
 		return NULL;
 	size_t w;
-	*r = decode_rune((const unsigned char *)p, &w);
-	if (*r == 0xfffd && w == 1 && (unsigned char)*p >= 0x80)
+	*r = berth__utf8_decode((const unsigned char *)p, SIZE_MAX, &w);
+	if (*r == BERTH__RUNE_ERROR && w == 1 && (unsigned char)*p >= 0x80)
 		return NULL;
 	p += w;
 	return *p ? p : NULL; /* the class must still be closed */
@@ -351,7 +192,7 @@ static bool match_one(const char **pp, const char *s, size_t *adv)
 		return false;
 	if (*p == '?' || *p == '[') {
 		size_t w;
-		uint32_t r = decode_rune((const unsigned char *)s, &w);
+		uint32_t r = berth__utf8_decode((const unsigned char *)s, SIZE_MAX, &w);
 		bool m = true;
 		if (*p == '[')
 			p = match_class(p + 1, r, &m);
@@ -438,8 +279,9 @@ static int expand_at(const struct expand *x, struct berth_buf *dir, size_t i,
 {
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
 	{
-		_cleanup_close_ int fd = open_in(x->root_fd, dir->data, O_PATH | O_DIRECTORY);
-		int r = fd < 0 ? fd : list_dir(fd, &names);
+		_cleanup_close_ int fd =
+		    berth__open_in(x->root_fd, dir->data, O_PATH | O_DIRECTORY);
+		int r = fd < 0 ? fd : berth__list_dir(fd, &names);
 		if (r == -ENOENT || r == -ENOTDIR)
 			return 0;
 		if (r < 0)
@@ -453,9 +295,9 @@ static int expand_at(const struct expand *x, struct berth_buf *dir, size_t i,
 	for (size_t k = 0; k < names.n && r == 0; k++) {
 		if (!glob_match(x->names[i], names.v[k]))
 			continue;
-		path_push(dir, names.v[k]);
+		berth__path_push(dir, names.v[k]);
 		struct stat st;
-		_cleanup_close_ int fd = open_in(x->root_fd, dir->data, O_PATH | O_NOFOLLOW);
+		_cleanup_close_ int fd = berth__open_in(x->root_fd, dir->data, O_PATH | O_NOFOLLOW);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			/* Gone since the listing: as if never there. */
 		} else if (i + 1 < x->nnames) {
@@ -488,7 +330,7 @@ static int expand_at(const struct expand *x, struct berth_buf *dir, size_t i,
 			else if (kept)
 				source_push(x->out, dir->data, S_ISDIR(st.st_mode));
 		}
-		path_truncate(dir, mark);
+		berth__path_truncate(dir, mark);
 	}
 	return r;
 }
@@ -760,16 +602,16 @@ static int hash_entry(struct sum *c, int dirfd, const char *name, struct pending
 		return 0;
 
 	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
-	int r = list_dir(fd, &names);
+	int r = berth__list_dir(fd, &names);
 	if (r < 0)
 		return berth_err_sys(err, -r, "read directory '%s'", shown);
 	size_t root_mark = c->root_rel.len, src_mark = c->src_rel.len;
 	for (size_t i = 0; i < names.n && r == 0; i++) {
-		path_push(&c->root_rel, names.v[i]);
-		path_push(&c->src_rel, names.v[i]);
+		berth__path_push(&c->root_rel, names.v[i]);
+		berth__path_push(&c->src_rel, names.v[i]);
 		r = hash_entry(c, fd, names.v[i], &me, err);
-		path_truncate(&c->root_rel, root_mark);
-		path_truncate(&c->src_rel, src_mark);
+		berth__path_truncate(&c->root_rel, root_mark);
+		berth__path_truncate(&c->src_rel, src_mark);
 	}
 	return r;
 }
@@ -818,10 +660,10 @@ int berth__sources_checksum(int root_fd, const struct berth__source *src, size_t
 			base = slash ? slash + 1 : c->root_rel.data;
 		}
 		_cleanup_close_ int pfd =
-		    open_in(root_fd, parent ? parent : "", O_PATH | O_DIRECTORY);
+		    berth__open_in(root_fd, parent ? parent : "", O_PATH | O_DIRECTORY);
 		if (pfd < 0)
 			return berth_err_sys(err, -pfd, "checksum '%s'", src[i].path);
-		path_truncate(&c->src_rel, 0);
+		berth__path_truncate(&c->src_rel, 0);
 		r = hash_entry(c, pfd, base, NULL, err);
 		if (r < 0)
 			return berth_err_prefix(err, "checksum '%s'", src[i].path);
