@@ -61,6 +61,10 @@ char *cli_canonical(const char *ref);
 struct berth_container_opts;
 int cli_container_image(const char *ref, struct berth_container_opts *o, bool quiet);
 
+/* Clean up after runner monitors that died (berth killed, a reboot) before
+ * anything looks at runners; says how many it cleaned. */
+void cli_recover_runners(void);
+
 /* False when $BERTH_PULL is "never": images missing from the store are an
  * error instead of a pull (air-gapped machines, and the tests, which must
  * never reach a public registry). */

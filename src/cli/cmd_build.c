@@ -235,6 +235,8 @@ static int build(const char *file, const char *str, const char *tag, const char 
 	_cleanup_free_ char *name = tag ? cli_canonical(tag) : NULL;
 	if (tag && !name)
 		return CLI_USAGE;
+	/* A build killed mid-RUN leaves a runner like a killed `container run`. */
+	cli_recover_runners();
 	struct berth_store *s;
 	if (cli_open_store(&s) != CLI_OK)
 		return CLI_FAIL;

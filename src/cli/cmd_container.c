@@ -53,18 +53,6 @@ static int fail(struct berth_err *err)
 	return CLI_FAIL;
 }
 
-/* Clean up after monitors that died before anything looks at runners. */
-static void recover(void)
-{
-	struct berth_err *err = NULL;
-	int n = 0;
-	if (berth_runners_recover(cli_home(), &n, &err) < 0)
-		cli_fail(err, NULL);
-	else if (n)
-		fprintf(stderr, "berth: cleaned up %d container%s left by a berth that died\n", n,
-			n == 1 ? "" : "s");
-}
-
 static int parse_size(const char *s, int64_t *out)
 {
 	char *end;
@@ -343,7 +331,7 @@ static int run(int argc, char **argv)
 	o.gpu_opts.lib_dirs = getenv("BERTH_GPU_LIB_DIRS");
 	o.gpu_opts.bin_dirs = getenv("BERTH_GPU_BIN_DIRS");
 
-	recover();
+	cli_recover_runners();
 	if (cli_container_image(image, &o, detach) != CLI_OK)
 		goto out;
 	struct berth_err *err = NULL;
@@ -456,7 +444,7 @@ static int ls(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("container", "ls takes no arguments");
-	recover();
+	cli_recover_runners();
 	struct berth_runner_info *v = NULL;
 	size_t n = 0;
 	struct berth_err *err = NULL;
@@ -522,7 +510,7 @@ static int logs(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage("container", "logs takes one container");
-	recover();
+	cli_recover_runners();
 	struct berth_runner_info i;
 	struct berth_err *err = NULL;
 	if (berth_runner_lookup(cli_home(), argv[optind], &i, &err) < 0)
@@ -565,7 +553,7 @@ static int each(int argc, char **argv, bool is_rm)
 	}
 	if (optind >= argc)
 		return cli_usage("container", "%s needs a container", is_rm ? "rm" : "stop");
-	recover();
+	cli_recover_runners();
 	int rc = CLI_OK;
 	for (; optind < argc; optind++) {
 		struct berth_runner_info i;
@@ -587,7 +575,7 @@ static int inspect(int argc, char **argv)
 {
 	if (argc != 2)
 		return cli_usage("container", "inspect takes one container");
-	recover();
+	cli_recover_runners();
 	struct berth_runner_info i;
 	struct berth_err *err = NULL;
 	if (berth_runner_lookup(cli_home(), argv[1], &i, &err) < 0)

@@ -23,6 +23,17 @@ static int layers_ready(struct berth_store *s, const struct berth_manifest *m,
 	return all ? 0 : -1;
 }
 
+void cli_recover_runners(void)
+{
+	struct berth_err *err = NULL;
+	int n = 0;
+	if (berth_runners_recover(cli_home(), &n, &err) < 0)
+		cli_fail(err, NULL);
+	else if (n)
+		fprintf(stderr, "berth: cleaned up %d container%s left by a berth that died\n", n,
+			n == 1 ? "" : "s");
+}
+
 bool cli_pull_allowed(void)
 {
 	const char *p = getenv("BERTH_PULL");

@@ -340,6 +340,21 @@ ADD $U/missing.txt /x" >/dev/null; rc=$?
 check "a missing URL fails with its status" grep -q "HTTP status 404" "$TMP/log"
 kill "$HTTPD"; wait "$HTTPD" 2>/dev/null
 
+# --- 10. a build killed in the middle of a RUN ---
+"$B" build --dockerfile-str $'FROM bb:1\nRUN sleep 1047' -t killed:1 >/dev/null 2>&1 &
+BPID=$!
+for _ in $(seq 100); do
+	[ -n "$(ls "$BERTH_HOME/runners" 2>/dev/null)" ] && pgrep -fx "sleep 1047" >/dev/null && break
+	sleep 0.1
+done
+kill -9 "$BPID"; wait "$BPID" 2>/dev/null
+build after:1 $'FROM bb:1\nRUN true' >/dev/null
+check "the next build cleans up the killed build's container" \
+	grep -q "cleaned up 1 container" "$TMP/log"
+expect_eq "  its process is gone" "$(pgrep -fxc "sleep 1047")" 0
+expect_eq "  and so are its scratch layer and views" \
+	"$(ls "$BERTH_HOME/layers" | grep -c -- "^$BPID-")" 0
+
 expect_eq "nothing is left mounted under BERTH_HOME" \
 	"$(grep -F " $BERTH_HOME" /proc/self/mountinfo)" ""
 done_testing
