@@ -939,6 +939,42 @@ static bool looks_like_archive(int root_fd, const char *path)
 	return n >= 262 && memcmp(h + 257, "ustar", 5) == 0;
 }
 
+/* ADD's unpacking of a local archive into the directory dest (made in the
+ * upper when missing), with the layer applier's safety: every entry stays
+ * beneath dest. Owners and modes come from the archive. */
+static int unpack_archive(int root_fd, const char *path, int upper_fd, const char *dest,
+			  struct berth_err **err)
+{
+	_cleanup_close_ int fd = berth_fs_open_beneath(root_fd, path, O_RDONLY, 0, err);
+	if (fd < 0)
+		return -1;
+	unsigned char h[6];
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	int comp =
+	    n >= 2 && h[0] == 0x1f && h[1] == 0x8b ? BERTH_COMPRESS_GZIP : BERTH_COMPRESS_NONE;
+	if (n >= 3 && (memcmp(h, "BZh", 3) == 0 || (n >= 6 && memcmp(h,
+								     "\xfd"
+								     "7zXZ\0",
+								     6) == 0)))
+		return berth_err_set(err, BERTH_E_UNSUPPORTED,
+				     "ADD of the bzip2 or xz archive '%s' is not supported by this "
+				     "berth yet (gzip and plain tar are)",
+				     path);
+	if (berth_fs_mkdir_beneath(upper_fd, dest, 0755, err) < 0)
+		return -1;
+	_cleanup_close_ int dfd =
+	    berth_fs_open_beneath(upper_fd, dest, O_RDONLY | O_DIRECTORY, 0, err);
+	if (dfd < 0)
+		return -1;
+	struct berth_layer_reader *r;
+	if (berth_layer_reader_new(fd, comp, &r, err) < 0)
+		return -1;
+	struct berth_apply_opts ao = {.keep_owners = true, .overlay_whiteouts = false};
+	int rc = berth_layer_apply(r, dfd, &ao, err);
+	berth_layer_reader_free(r);
+	return rc < 0 ? berth_err_prefix(err, "unpack '%s'", path) : 0;
+}
+
 /* --chown USER[:GROUP], names looked up in the destination image. */
 static int chown_ids(int view_fd, const char *spec, long *uid, long *gid, struct berth_err **err)
 {
@@ -1190,14 +1226,17 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	if (berth__sources_resolve(root_fd, &in->args, ig, what, &src, &nsrc, err) < 0)
 		return berth_err_prefix(err, "line %d: %s", in->line, kind);
 	int rc = 0;
-	if (in->kind == BERTH_DF_ADD)
-		for (size_t i = 0; rc == 0 && i < nsrc; i++)
-			if (!src[i].is_dir && looks_like_archive(root_fd, src[i].path))
-				rc = berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-							"ADD of the archive '%s' (unpacked by "
-							"Docker) is not supported by this berth "
-							"yet; use COPY and RUN tar",
-							src[i].path);
+	/* ADD unpacks local tar archives (plain or gzip) into dest; the other
+	 * sources are copied. */
+	_cleanup_free_ bool *is_arch = berth_xcalloc(nsrc + 1, sizeof(*is_arch));
+	_cleanup_free_ struct berth__source *plain = berth_xcalloc(nsrc + 1, sizeof(*plain));
+	size_t nplain = 0;
+	for (size_t i = 0; i < nsrc; i++) {
+		is_arch[i] = in->kind == BERTH_DF_ADD && !src[i].is_dir &&
+			     looks_like_archive(root_fd, src[i].path);
+		if (!is_arch[i])
+			plain[nplain++] = src[i];
+	}
 	/* One checksum per source, so a miss can name the file that changed. */
 	_cleanup_strv_ struct berth_strv sums = BERTH_STRV_INIT;
 	for (size_t i = 0; rc == 0 && i < nsrc; i++) {
@@ -1249,8 +1288,8 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 				uid = gid = -1; /* from a stage or image, owners are kept */
 			struct berth__copy_opts co = {
 			    .src_root_fd = root_fd,
-			    .src = src,
-			    .nsrc = nsrc,
+			    .src = plain,
+			    .nsrc = nplain,
 			    .wildcard = wildcard,
 			    .ig = ig,
 			    .dest = dest_abs,
@@ -1260,7 +1299,12 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			    .gid = gid,
 			    .mode = mode,
 			};
-			rc = berth__copy(&co, err);
+			if (nplain || nsrc == 0)
+				rc = berth__copy(&co, err);
+			for (size_t i = 0; rc == 0 && i < nsrc; i++)
+				if (is_arch[i])
+					rc = unpack_archive(root_fd, src[i].path, upper, dest_abs,
+							    err);
 			if (rc < 0)
 				berth_err_prefix(err, "line %d: %s", in->line, kind);
 		}

@@ -298,6 +298,17 @@ cbuild $'FROM bb:1\nCOPY --from=copy:9 /got /from-image' copy:12 >/dev/null
 expect_eq "COPY --from an image in the store, owner kept" \
 	"$(run copy:12 sh -c 'cat /from-image; stat -c %u /from-image')" "made
 1000"
+A=$TMP/arch
+mkdir -p "$A/t/sub"; echo inner >"$A/t/sub/f"; echo top >"$A/t/top"; echo plain >"$A/c.txt"
+(cd "$A/t" && tar --owner=0 --group=0 -czf ../a.tar.gz . && tar --owner=0 --group=0 -cf ../b.tar top)
+"$B" build --dockerfile-str $'FROM bb:1\nADD a.tar.gz /x\nADD b.tar c.txt /y/\nCOPY a.tar.gz /z/' \
+	--context "$A" -t arch:1 >/dev/null 2>"$TMP/log"
+expect_eq "ADD unpacks local tar archives (gzip or plain); COPY does not" \
+	"$(run arch:1 sh -c 'cat /x/sub/f /x/top /y/top /y/c.txt; ls /z')" "inner
+top
+top
+plain
+a.tar.gz"
 build ex:1 $'FROM bb:1\nARG V=1\nRUN echo $V' --explain >/dev/null
 check "--explain prints what a step's key is made of" grep -q "^    env=V=1$" "$TMP/log"
 cbuild $'FROM bb:1\nADD src/a.txt /added' copy:10 >/dev/null
