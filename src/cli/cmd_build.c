@@ -14,7 +14,8 @@ static const char usage[] =
     "usage: berth build [-f FILE|-] [--dockerfile-str STR] [-t NAME:TAG] [--context DIR]\n"
     "                   [--target STAGE] [--build-arg K=V]... [--no-cache|--force-env-build]\n"
     "                   [--secret id=ID,env=VAR|id=ID,src=FILE|id=ID,value=$NAME]...\n"
-    "                   [--runtime NAME|PATH] [--explain] [-q]\n"
+    "                   [--registry-auth HOST=USER:$NAME]... [--runtime NAME|PATH]\n"
+    "                   [--explain] [-q]\n"
     "\n"
     "Build an image from a Dockerfile with BuildKit's semantics: only the stages the\n"
     "target needs, RUN steps in containers, COPY from the build context (honouring\n"
@@ -24,7 +25,9 @@ static const char usage[] =
     "manifest digest last. --explain prints what each step's cache key is made of.\n"
     "--secret gives RUN --mount=type=secret,id=ID its value:\n"
     "from an environment variable, a file, or the secret store ($NAME, see\n"
-    "berth secrets); values never enter layers, history or cache keys.\n";
+    "berth secrets); values never enter layers, history or cache keys.\n"
+    "--registry-auth gives credentials for pulling FROM images from HOST, the\n"
+    "password usually a secret of the store ($NAME).\n";
 
 struct secrets {
 	struct berth_build_secret *v;
@@ -103,15 +106,61 @@ static int add_secret(struct secrets *out, const char *spec, struct berth_err **
 	return 0;
 }
 
-/* FROM images that are not in the store are pulled, as docker build does. */
+/* What the command line asked for. */
+struct build_cli {
+	const char *file, *str, *tag, *context, *target, *runtime;
+	struct berth_strv args;
+	bool no_cache, explain, quiet;
+	struct secrets secrets;
+	json_t *registries; /* --registry-auth, passwords resolved */
+};
+
+/* --registry-auth HOST=USER:PASSWORD, the password usually $NAME from the
+ * secret store: credentials for pulling FROM images from HOST. */
+static int add_registry_auth(struct build_cli *c, const char *spec, struct berth_err **err)
+{
+	const char *eq = strchr(spec, '=');
+	const char *colon = eq ? strchr(eq + 1, ':') : NULL;
+	if (!eq || eq == spec || !colon || colon == eq + 1 || !colon[1])
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "--registry-auth '%s': expected HOST=USER:$SECRET", spec);
+	_cleanup_free_ char *host = berth_xstrndup(spec, (size_t)(eq - spec));
+	_cleanup_free_ char *user = berth_xstrndup(eq + 1, (size_t)(colon - eq - 1));
+	char *pw = NULL;
+	size_t len = 0;
+	if (colon[1] == '$') {
+		struct berth_secrets *store;
+		if (berth_secrets_open(cli_home(), &store, err) < 0)
+			return berth_err_prefix(err, "--registry-auth %s", host);
+		int r = berth_secrets_resolve(store, colon + 1, &pw, &len, err);
+		berth_secrets_close(store);
+		if (r < 0)
+			return berth_err_prefix(err, "--registry-auth %s", host);
+	} else {
+		pw = berth_xstrdup(colon + 1);
+		len = strlen(pw);
+	}
+	if (!c->registries)
+		c->registries = json_object();
+	json_object_set_new(c->registries, host,
+			    json_pack("{s:s, s:s%}", "username", user, "password", pw, len));
+	berth_secret_free(pw, len);
+	return 0;
+}
+
+/* FROM images that are not in the store are pulled, as docker build does,
+ * with --registry-auth credentials before the usual ones. */
 static int pull(void *ctx, struct berth_store *s, const char *ref,
 		char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err)
 {
-	bool quiet = *(bool *)ctx;
+	const struct build_cli *c = ctx;
 	_cleanup_strv_ struct berth_strv insecure = BERTH_STRV_INIT;
 	struct berth_transfer_opts t;
 	cli_transfer_init(&t, &insecure);
-	if (quiet)
+	struct berth_cred_source creds = *t.creds;
+	creds.registries = c->registries;
+	t.creds = &creds;
+	if (c->quiet)
 		t.status = NULL, t.progress = NULL;
 	struct berth_image_entry e;
 	int r = berth_pull(s, ref, &t, &e, err);
@@ -123,13 +172,69 @@ static int pull(void *ctx, struct berth_store *s, const char *ref,
 	return 0;
 }
 
-static int build(const char *file, const char *str, const char *tag, const char *context,
-		 const char *target, const struct berth_strv *args, bool no_cache, bool explain,
-		 const char *runtime, const struct secrets *secrets, bool quiet);
+static int build(struct build_cli *c)
+{
+	_cleanup_buf_ struct berth_buf df;
+	berth_buf_init(&df, 16u << 20);
+	struct berth_err *err = NULL;
+	if (c->file && berth_fs_read_file(c->file, 16u << 20, &df, &err) < 0)
+		return cli_fail(err, NULL);
+	if (c->str)
+		berth_buf_addstr(&df, c->str);
+	_cleanup_free_ char *dir = NULL;
+	const char *context = c->context;
+	if (!context && c->file && strcmp(c->file, "-") != 0) {
+		_cleanup_free_ char *copy = berth_xstrdup(c->file);
+		dir = berth_xstrdup(dirname(copy));
+		context = dir;
+	}
+	_cleanup_free_ char *name = c->tag ? cli_canonical(c->tag) : NULL;
+	if (c->tag && !name)
+		return CLI_USAGE;
+	/* A build killed mid-RUN leaves a runner like a killed `container run`. */
+	cli_recover_runners();
+	struct berth_store *s;
+	if (cli_open_store(&s) != CLI_OK)
+		return CLI_FAIL;
+	struct berth_build_opts o = {
+	    .dockerfile = df.data ? df.data : "",
+	    .dockerfile_len = df.len,
+	    .dockerfile_name = c->file ? c->file : "Dockerfile",
+	    .context = context,
+	    .target = c->target,
+	    .build_args = &c->args,
+	    .tag = name,
+	    .no_cache = c->no_cache,
+	    .explain = c->explain,
+	    .runtime = c->runtime,
+	    .secrets = c->secrets.v,
+	    .nsecrets = c->secrets.n,
+	    .progress = c->quiet ? NULL : stderr,
+	    .pull = cli_pull_allowed() ? pull : NULL,
+	    .pull_ctx = c,
+	};
+	char digest[BERTH_DIGEST_LEN + 1];
+	int r = berth_build(s, &o, digest, &err);
+	berth_store_close(s);
+	if (r < 0)
+		return cli_fail(err, err && err->line > 0 ? o.dockerfile_name : NULL);
+	printf("%s\n", digest);
+	return CLI_OK;
+}
 
 int cmd_build(int argc, char **argv)
 {
-	enum { O_STR = 256, O_CTX, O_TARGET, O_ARG, O_NOCACHE, O_RUNTIME, O_SECRET, O_EXPLAIN };
+	enum {
+		O_STR = 256,
+		O_CTX,
+		O_TARGET,
+		O_ARG,
+		O_NOCACHE,
+		O_RUNTIME,
+		O_SECRET,
+		O_EXPLAIN,
+		O_REGAUTH,
+	};
 	static const struct option opts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"dockerfile-str", required_argument, NULL, O_STR},
@@ -141,53 +246,56 @@ int cmd_build(int argc, char **argv)
 	    {"force-env-build", no_argument, NULL, O_NOCACHE},
 	    {"runtime", required_argument, NULL, O_RUNTIME},
 	    {"secret", required_argument, NULL, O_SECRET},
+	    {"registry-auth", required_argument, NULL, O_REGAUTH},
 	    {"explain", no_argument, NULL, O_EXPLAIN},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *file = NULL, *str = NULL, *tag = NULL, *context = NULL, *target = NULL,
-		   *runtime = NULL;
-	_cleanup_strv_ struct berth_strv args = BERTH_STRV_INIT;
-	bool no_cache = false, quiet = false, explain = false;
-	struct secrets secrets = {0};
+	struct build_cli c = {0};
 	struct berth_err *err = NULL;
-	int c, rc = CLI_USAGE;
+	int opt, rc = CLI_USAGE;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:t:qh", opts, NULL)) != -1) {
-		switch (c) {
+	while ((opt = getopt_long(argc, argv, "f:t:qh", opts, NULL)) != -1) {
+		switch (opt) {
 		case 'f':
-			file = optarg;
+			c.file = optarg;
 			break;
 		case O_STR:
-			str = optarg;
+			c.str = optarg;
 			break;
 		case 't':
-			tag = optarg;
+			c.tag = optarg;
 			break;
 		case O_CTX:
-			context = optarg;
+			c.context = optarg;
 			break;
 		case O_TARGET:
-			target = optarg;
+			c.target = optarg;
 			break;
 		case O_ARG:
-			berth_strv_push(&args, optarg);
+			berth_strv_push(&c.args, optarg);
 			break;
 		case O_NOCACHE:
-			no_cache = true;
+			c.no_cache = true;
 			break;
 		case O_RUNTIME:
-			runtime = optarg;
+			c.runtime = optarg;
 			break;
 		case 'q':
-			quiet = true;
+			c.quiet = true;
 			break;
 		case O_EXPLAIN:
-			explain = true;
+			c.explain = true;
 			break;
 		case O_SECRET:
-			if (add_secret(&secrets, optarg, &err) < 0) {
+			if (add_secret(&c.secrets, optarg, &err) < 0) {
+				rc = cli_fail(err, NULL);
+				goto out;
+			}
+			break;
+		case O_REGAUTH:
+			if (add_registry_auth(&c, optarg, &err) < 0) {
 				rc = cli_fail(err, NULL);
 				goto out;
 			}
@@ -204,64 +312,14 @@ int cmd_build(int argc, char **argv)
 	if (optind != argc)
 		cli_usage("build", "unexpected argument '%s' (the context is --context DIR)",
 			  argv[optind]);
-	else if (!!file + !!str != 1)
+	else if (!!c.file + !!c.str != 1)
 		cli_usage("build", "give the Dockerfile with -f FILE (or -f - for standard input) "
 				   "or --dockerfile-str STR");
 	else
-		rc = build(file, str, tag, context, target, &args, no_cache, explain, runtime,
-			   &secrets, quiet);
+		rc = build(&c);
 out:
-	secrets_release(&secrets);
+	secrets_release(&c.secrets);
+	berth_strv_release(&c.args);
+	json_decref(c.registries);
 	return rc;
-}
-
-static int build(const char *file, const char *str, const char *tag, const char *context,
-		 const char *target, const struct berth_strv *args, bool no_cache, bool explain,
-		 const char *runtime, const struct secrets *secrets, bool quiet)
-{
-	_cleanup_buf_ struct berth_buf df;
-	berth_buf_init(&df, 16u << 20);
-	struct berth_err *err = NULL;
-	if (file && berth_fs_read_file(file, 16u << 20, &df, &err) < 0)
-		return cli_fail(err, NULL);
-	if (str)
-		berth_buf_addstr(&df, str);
-	_cleanup_free_ char *dir = NULL;
-	if (!context && file && strcmp(file, "-") != 0) {
-		_cleanup_free_ char *copy = berth_xstrdup(file);
-		dir = berth_xstrdup(dirname(copy));
-		context = dir;
-	}
-	_cleanup_free_ char *name = tag ? cli_canonical(tag) : NULL;
-	if (tag && !name)
-		return CLI_USAGE;
-	/* A build killed mid-RUN leaves a runner like a killed `container run`. */
-	cli_recover_runners();
-	struct berth_store *s;
-	if (cli_open_store(&s) != CLI_OK)
-		return CLI_FAIL;
-	struct berth_build_opts o = {
-	    .dockerfile = df.data ? df.data : "",
-	    .dockerfile_len = df.len,
-	    .dockerfile_name = file ? file : "Dockerfile",
-	    .context = context,
-	    .target = target,
-	    .build_args = args,
-	    .tag = name,
-	    .no_cache = no_cache,
-	    .explain = explain,
-	    .runtime = runtime,
-	    .secrets = secrets->v,
-	    .nsecrets = secrets->n,
-	    .progress = quiet ? NULL : stderr,
-	    .pull = cli_pull_allowed() ? pull : NULL,
-	    .pull_ctx = &quiet,
-	};
-	char digest[BERTH_DIGEST_LEN + 1];
-	int r = berth_build(s, &o, digest, &err);
-	berth_store_close(s);
-	if (r < 0)
-		return cli_fail(err, err && err->line > 0 ? o.dockerfile_name : NULL);
-	printf("%s\n", digest);
-	return CLI_OK;
 }

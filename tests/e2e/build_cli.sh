@@ -22,7 +22,7 @@ cleanup() {
 	grep -q " $BERTH_HOME" /proc/self/mountinfo &&
 		awk -v h="$BERTH_HOME" 'index($5, h) == 1 {print $5}' /proc/self/mountinfo |
 		sort -r | while read -r m; do umount -l "$m"; done
-	rm -rf "$TMP"
+	_reg_cleanup # registries started here, then $TMP
 }
 trap cleanup EXIT
 
@@ -365,6 +365,31 @@ check "the next build cleans up the killed build's container" \
 expect_eq "  its process is gone" "$(pgrep -fxc "sleep 1047")" 0
 expect_eq "  and so are its scratch layer and views" \
 	"$(ls "$BERTH_HOME/layers" | grep -c -- "^$BPID-")" 0
+
+# --- 11. FROM a private registry, credentials from the secret store ---
+if command -v docker-registry >/dev/null && command -v htpasswd >/dev/null; then
+	start_registry basic
+	"$B" login "$REG_ADDR" -u "$REG_USER" -p "$REG_PASS" >/dev/null 2>&1
+	"$B" tag bb:1 "$REG_ADDR/team/base:1" >/dev/null
+	"$B" push "$REG_ADDR/team/base:1" >/dev/null 2>&1
+	"$B" logout "$REG_ADDR" >/dev/null 2>&1
+	"$B" image rm "$REG_ADDR/team/base:1" >/dev/null 2>&1
+	"$B" secrets set REGPASS="$REG_PASS" BADPASS=not-it >/dev/null
+	BERTH_PULL= build priv:1 "FROM $REG_ADDR/team/base:1
+RUN echo private > /p" --registry-auth "$REG_ADDR=$REG_USER:\$REGPASS" >/dev/null
+	expect_eq "FROM a Basic-auth registry with --registry-auth HOST=USER:\$SECRET" \
+		"$(run priv:1 cat /p)" private
+	"$B" image rm "$REG_ADDR/team/base:1" >/dev/null 2>&1
+	BERTH_PULL= build priv:2 "FROM $REG_ADDR/team/base:1" \
+		--registry-auth "$REG_ADDR=$REG_USER:\$BADPASS" >/dev/null; rc=$?
+	check "  a wrong password fails the build" test "$rc" -ne 0
+	check "  saying the registry refused it" grep -qiE "unauthorized|401|credentials" "$TMP/log"
+	check "  without showing the password" lacks "not-it" "$TMP/log"
+	build priv:3 "FROM bb:1" --registry-auth "$REG_ADDR=$REG_USER:\$NOT_A_SECRET" >/dev/null
+	check "--registry-auth naming a missing secret fails, naming it" grep -q NOT_A_SECRET "$TMP/log"
+else
+	skip "FROM a private registry" "docker-registry or htpasswd is not installed"
+fi
 
 expect_eq "nothing is left mounted under BERTH_HOME" \
 	"$(grep -F " $BERTH_HOME" /proc/self/mountinfo)" ""
