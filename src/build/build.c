@@ -1169,12 +1169,9 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 		   struct berth_err **err)
 {
 	const char *kind = berth_df_kind_name(in->kind);
-	if (in->parents || in->excludes.n)
-		return berth_err_set_line(
-		    err, BERTH_E_UNSUPPORTED, in->line,
-		    "%s --parents and --exclude are not supported by this berth "
-		    "yet",
-		    kind);
+	if (in->parents)
+		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+					  "%s --parents is not supported by this berth yet", kind);
 	size_t urls = 0;
 	for (size_t i = 0; i < in->args.n; i++)
 		urls += is_url(in->args.v[i]);
@@ -1226,6 +1223,45 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	if (berth__sources_resolve(root_fd, &in->args, ig, what, &src, &nsrc, err) < 0)
 		return berth_err_prefix(err, "line %d: %s", in->line, kind);
 	int rc = 0;
+	/* --exclude: the context's .dockerignore plus each pattern, matched
+	 * under every source's directory (a file source: its own directory). */
+	struct berth__ignore *ex = NULL;
+	if (in->excludes.n) {
+		if (ig && berth__ignore_load(b->ctx_fd, &ex, err) < 0)
+			rc = -1;
+		if (!ig)
+			ex = berth__ignore_new();
+		for (size_t i = 0; rc == 0 && i < nsrc; i++) {
+			_cleanup_free_ char *base = berth_xstrdup(src[i].path);
+			if (!src[i].is_dir) {
+				char *slash = strrchr(base, '/');
+				if (slash)
+					*slash = '\0';
+				else
+					*base = '\0';
+			}
+			for (size_t k = 0; rc == 0 && k < in->excludes.n; k++) {
+				_cleanup_free_ char *pat =
+				    *base ? berth_xasprintf("%s/%s", base, in->excludes.v[k])
+					  : berth_xstrdup(in->excludes.v[k]);
+				if (berth__ignore_add(ex, pat, err) < 0)
+					rc = berth_err_prefix(err, "line %d: %s --exclude",
+							      in->line, kind);
+			}
+		}
+		/* Sources that an exclude names themselves are dropped. */
+		size_t kept = 0;
+		for (size_t i = 0; rc == 0 && i < nsrc; i++) {
+			if (berth__ignore_match(ex, src[i].path)) {
+				free(src[i].path);
+				continue;
+			}
+			src[kept++] = src[i];
+		}
+		if (rc == 0)
+			nsrc = kept;
+		ig = ex;
+	}
 	/* ADD unpacks local tar archives (plain or gzip) into dest; the other
 	 * sources are copied. */
 	_cleanup_free_ bool *is_arch = berth_xcalloc(nsrc + 1, sizeof(*is_arch));
@@ -1251,6 +1287,8 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	berth_strv_pushf(&parts, "from=%s", in->from ? in->from : "");
 	for (size_t i = 0; i < in->args.n; i++)
 		berth_strv_pushf(&parts, "src=%s", in->args.v[i]);
+	for (size_t i = 0; i < in->excludes.n; i++)
+		berth_strv_pushf(&parts, "exclude=%s", in->excludes.v[i]);
 	_cleanup_free_ char *dest_abs = dest_path(st, in);
 	berth_strv_pushf(&parts, "dest=%s", dest_abs);
 	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
@@ -1314,6 +1352,7 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
 	}
 	berth__sources_free(src, nsrc);
+	berth__ignore_free(ex);
 	if (rc == 0) {
 		memcpy(st->key, key, sizeof(st->key));
 		_cleanup_free_ char *h = berth_xasprintf(

@@ -21,6 +21,10 @@ int berth__ignore_load(int ctx_fd, struct berth__ignore **out, struct berth_err 
 /* Is `relpath` ("a/b/c": clean, relative, no "./") excluded? */
 bool berth__ignore_match(const struct berth__ignore *ig, const char *relpath);
 void berth__ignore_free(struct berth__ignore *ig);
+/* An empty matcher, and one more pattern for it (.dockerignore syntax; a
+ * bad one is BERTH_E_INVALID naming it): COPY --exclude builds on these. */
+struct berth__ignore *berth__ignore_new(void);
+int berth__ignore_add(struct berth__ignore *ig, const char *pattern, struct berth_err **err);
 
 /* ------------------------------------------------- paths (paths.c) */
 

@@ -564,3 +564,18 @@ int berth__ignore_load(int ctx_fd, struct berth__ignore **out, struct berth_err 
 	*out = steal_pointer(&ig);
 	return 0;
 }
+
+struct berth__ignore *berth__ignore_new(void)
+{
+	return berth_xcalloc(1, sizeof(struct berth__ignore));
+}
+
+int berth__ignore_add(struct berth__ignore *ig, const char *pattern, struct berth_err **err)
+{
+	struct berth_err *e = NULL;
+	if (add_line(ig, pattern, strlen(pattern), 0, &e) < 0) {
+		berth_err_free(e);
+		return berth_err_set(err, BERTH_E_INVALID, "bad pattern '%s'", pattern);
+	}
+	return 0;
+}

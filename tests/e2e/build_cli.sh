@@ -309,6 +309,20 @@ top
 top
 plain
 a.tar.gz"
+X=$TMP/excl
+mkdir -p "$X/src/sub"
+echo a >"$X/src/a.txt"; echo b >"$X/src/b.md"; echo c >"$X/src/sub/c.txt"; echo d >"$X/src/sub/d.md"
+"$B" build --dockerfile-str $'FROM bb:1\nCOPY --exclude=*.md src /s1\nCOPY --exclude=**/*.txt src /s2' \
+	--context "$X" -t excl:1 >/dev/null 2>"$TMP/log"
+expect_eq "COPY --exclude: patterns under the source, ** across directories" \
+	"$(run excl:1 sh -c 'cd /s1 && ls; ls sub; echo --; cd /s2 && ls; ls sub')" "a.txt
+sub
+c.txt
+d.md
+--
+b.md
+sub
+d.md"
 build ex:1 $'FROM bb:1\nARG V=1\nRUN echo $V' --explain >/dev/null
 check "--explain prints what a step's key is made of" grep -q "^    env=V=1$" "$TMP/log"
 cbuild $'FROM bb:1\nADD src/a.txt /added' copy:10 >/dev/null
