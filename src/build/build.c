@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1481,33 +1482,194 @@ static int instr(struct builder *b, struct state *st, const struct berth_df_inst
 	}
 }
 
+static int build_stage(struct builder *b, int idx, struct berth_err **err)
+{
+	const struct berth_df_stage *sg = &b->df.stages[idx];
+	char label[64];
+	snprintf(label, sizeof(label), "%s", sg->name ? sg->name : "");
+	if (!*label)
+		snprintf(label, sizeof(label), "stage-%d", idx);
+	size_t total = sg->n + 1;
+	progress(b, "[%s 1/%zu] FROM %s\n", label, total,
+		 sg->scratch ? "scratch"
+		 : sg->base  ? sg->base
+			     : "");
+	b->stage_idx = idx;
+	b->step_idx = 0;
+	if (do_from(b, (size_t)idx, err) < 0)
+		return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
+	for (size_t i = 0; i < sg->n; i++) {
+		const struct berth_df_instr *in = &sg->instrs[i];
+		progress(b, "[%s %zu/%zu] %s\n", label, i + 2, total,
+			 in->node && in->node->original ? in->node->original
+							: berth_df_kind_name(in->kind));
+		b->step_idx = (int)i + 1;
+		if (instr(b, &b->st[idx], in, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void unmount_views(struct builder *b);
+
+/* --- independent stages in parallel: one child process per stage --- */
+
+static char *state_file(const struct builder *b, int idx)
+{
+	return berth_xasprintf("%s/stage-%d.json", b->work, idx);
+}
+
+static int state_save(const struct builder *b, int idx, struct berth_err **err)
+{
+	const struct state *st = &b->st[idx];
+	json_t *layers = json_array();
+	for (size_t i = 0; i < st->n; i++)
+		json_array_append_new(
+		    layers,
+		    json_pack("{s:s, s:s, s:s, s:I, s:s}", "chain", st->layers[i].chain, "diff_id",
+			      st->layers[i].diff_id, "digest", st->layers[i].digest, "size",
+			      (json_int_t)st->layers[i].size, "media_type",
+			      st->layers[i].media_type ? st->layers[i].media_type
+						       : BERTH_MT_OCI_LAYER_GZIP));
+	_cleanup_json_ json_t *j = json_pack("{s:o, s:O, s:s, s:b}", "layers", layers, "config",
+					     st->cfg, "key", st->key, "cmd_set", st->cmd_set);
+	_cleanup_free_ char *path = state_file(b, idx);
+	if (!j || json_dump_file(j, path, JSON_COMPACT) < 0)
+		return berth_err_set(err, BERTH_E_SYS, "save the state of stage %d", idx);
+	return 0;
+}
+
+static int state_load(struct builder *b, int idx, struct berth_err **err)
+{
+	_cleanup_free_ char *path = state_file(b, idx);
+	json_error_t je;
+	_cleanup_json_ json_t *j = json_load_file(path, 0, &je);
+	if (!j)
+		return berth_err_set(err, BERTH_E_SYS, "stage %d: its state is missing", idx);
+	struct state *st = &b->st[idx];
+	size_t i;
+	json_t *l;
+	json_array_foreach(json_object_get(j, "layers"), i, l)
+	{
+		struct layer x = {.size = json_integer_value(json_object_get(l, "size")),
+				  .media_type =
+				      (char *)json_string_value(json_object_get(l, "media_type"))};
+		snprintf(x.chain, sizeof(x.chain), "%s",
+			 json_string_value(json_object_get(l, "chain")));
+		snprintf(x.diff_id, sizeof(x.diff_id), "%s",
+			 json_string_value(json_object_get(l, "diff_id")));
+		snprintf(x.digest, sizeof(x.digest), "%s",
+			 json_string_value(json_object_get(l, "digest")));
+		state_push(st, &x);
+	}
+	st->cfg = json_incref(json_object_get(j, "config"));
+	snprintf(st->key, sizeof(st->key), "%s", json_string_value(json_object_get(j, "key")));
+	st->cmd_set = json_is_true(json_object_get(j, "cmd_set"));
+	st->name = b->df.stages[idx].name;
+	return 0;
+}
+
+/* In a child: its own store connection (SQLite handles do not cross a
+ * fork), build the stage, hand its state back through a file. */
+static void stage_child(struct builder *b, int idx, int errfd)
+{
+	struct berth_err *e = NULL;
+	struct berth_store *s;
+	/* Views of its own, in a directory of its own (the mount namespace is
+	 * the parent's: they are unmounted before the child goes). */
+	char *parent_work = b->work;
+	b->work = berth_xasprintf("%s/c%d", parent_work, idx);
+	b->nviews = 0;
+	int rc = mkdir(b->work, 0700) < 0 ? berth_err_sys(&e, errno, "make '%s'", b->work) : 0;
+	if (rc == 0)
+		rc = berth_store_open(berth_store_home(b->s), &s, &e);
+	if (rc == 0) {
+		b->s = s; /* the parent's connection is never touched here */
+		rc = build_stage(b, idx, &e);
+		berth_store_close(s);
+	}
+	unmount_views(b);
+	b->work = parent_work;
+	if (rc == 0)
+		rc = state_save(b, idx, &e);
+	if (rc < 0 && e) {
+		ssize_t w = write(errfd, e->msg, strlen(e->msg));
+		(void)w;
+	}
+	_exit(rc < 0 ? 1 : 0);
+}
+
+static bool deps_done(const struct builder *b, int idx, const bool *done)
+{
+	const struct berth_df_stage *sg = &b->df.stages[idx];
+	if (sg->base_stage >= 0 && !done[sg->base_stage])
+		return false;
+	for (size_t i = 0; i < sg->ndeps; i++)
+		if (!done[sg->deps[i]])
+			return false;
+	return true;
+}
+
+/* The stages the target needs, in waves: every stage whose dependencies are
+ * built runs at once (in child processes when there are several). */
 static int build_stages(struct builder *b, struct berth_err **err)
 {
-	for (size_t k = 0; k < b->df.norder; k++) {
-		int idx = b->df.order[k];
-		const struct berth_df_stage *sg = &b->df.stages[idx];
-		char label[64];
-		snprintf(label, sizeof(label), "%s", sg->name ? sg->name : "");
-		if (!*label)
-			snprintf(label, sizeof(label), "stage-%d", idx);
-		size_t total = sg->n + 1;
-		progress(b, "[%s 1/%zu] FROM %s\n", label, total,
-			 sg->scratch ? "scratch"
-			 : sg->base  ? sg->base
-				     : "");
-		b->stage_idx = idx;
-		b->step_idx = 0;
-		if (do_from(b, (size_t)idx, err) < 0)
-			return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
-		for (size_t i = 0; i < sg->n; i++) {
-			const struct berth_df_instr *in = &sg->instrs[i];
-			progress(b, "[%s %zu/%zu] %s\n", label, i + 2, total,
-				 in->node && in->node->original ? in->node->original
-								: berth_df_kind_name(in->kind));
-			b->step_idx = (int)i + 1;
-			if (instr(b, &b->st[idx], in, err) < 0)
-				return -1;
+	_cleanup_free_ bool *done = berth_xcalloc(b->df.n + 1, sizeof(*done));
+	_cleanup_free_ int *wave = berth_xcalloc(b->df.norder + 1, sizeof(*wave));
+	_cleanup_free_ pid_t *pids = berth_xcalloc(b->df.norder + 1, sizeof(*pids));
+	_cleanup_free_ int *errfds = berth_xcalloc(b->df.norder + 1, sizeof(*errfds));
+	for (size_t left = b->df.norder; left;) {
+		size_t n = 0;
+		for (size_t k = 0; k < b->df.norder; k++) {
+			int idx = b->df.order[k];
+			if (!done[idx] && deps_done(b, idx, done))
+				wave[n++] = idx;
 		}
+		if (!n)
+			return berth_err_set(err, BERTH_E_INTERNAL, "stages: no stage is ready");
+		if (n == 1) {
+			if (build_stage(b, wave[0], err) < 0)
+				return -1;
+			done[wave[0]] = true;
+			left--;
+			continue;
+		}
+		if (b->o->progress)
+			fflush(b->o->progress);
+		for (size_t w = 0; w < n; w++) {
+			int p[2];
+			if (pipe2(p, O_CLOEXEC) < 0)
+				return berth_err_sys(err, errno, "stages: pipe");
+			pids[w] = fork();
+			if (pids[w] == 0) {
+				close(p[0]);
+				stage_child(b, wave[w], p[1]);
+			}
+			close(p[1]);
+			errfds[w] = p[0];
+			if (pids[w] < 0) {
+				close(p[0]);
+				return berth_err_sys(err, errno, "stages: fork");
+			}
+		}
+		int rc = 0;
+		for (size_t w = 0; w < n; w++) {
+			char msg[4096];
+			ssize_t m = read(errfds[w], msg, sizeof(msg) - 1);
+			msg[m > 0 ? m : 0] = '\0';
+			close(errfds[w]);
+			int status = 0;
+			while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
+				;
+			if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+				rc = berth_err_set(err, BERTH_E_INVALID, "%s",
+						   *msg ? msg : "a stage's build process died");
+			else if (rc == 0 && (rc = state_load(b, wave[w], err)) == 0)
+				done[wave[w]] = true;
+		}
+		if (rc < 0)
+			return rc;
+		left -= n;
 	}
 	return 0;
 }

@@ -155,6 +155,19 @@ check "a stage the target does not need is not built" lacks UNUSED-STAGE-RAN "$T
 build st:2 "$DF4" --target builder >/dev/null
 expect_eq "--target builds that stage" "$(run st:2 cat /artifact)" built
 build st:3 $'FROM bb:1 AS a\nRUN echo a > /a\nFROM a\nRUN cat /a > /b' >/dev/null
+# Independent stages run at once: each waits (5 s at most) in a shared cache
+# mount for the other's marker, which only works if both run together.
+DFP='FROM bb:1 AS a
+RUN --mount=type=cache,id=meet,target=/m touch /m/a; for i in $(seq 50); do test -e /m/b && break; sleep 0.1; done; test -e /m/b && echo met > /o
+FROM bb:1 AS b
+RUN --mount=type=cache,id=meet,target=/m touch /m/b; for i in $(seq 50); do test -e /m/a && break; sleep 0.1; done; test -e /m/a && echo met > /o
+FROM bb:1
+COPY --from=a /o /oa
+COPY --from=b /o /ob
+'
+build par:1 "$DFP" --no-cache >/dev/null
+expect_eq "two independent stages run at the same time" "$(run par:1 cat /oa /ob)" "met
+met"
 expect_eq "FROM an earlier stage builds on it" "$(run st:3 cat /b)" a
 
 # --- 5. errors ---
