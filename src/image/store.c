@@ -45,6 +45,26 @@ static int db_exec(sqlite3 *db, const char *sql, struct berth_err **err)
 	return 0;
 }
 
+/* At open, several processes may create or convert a fresh berth.db at
+ * once; SQLite answers "database is locked" without waiting for some of
+ * that (the switch to WAL), so the set-up statements are retried. They are
+ * idempotent; a half-run transaction is rolled back first. */
+#define OPEN_RETRIES 400 /* x 25 ms: 10 s */
+static int db_exec_at_open(sqlite3 *db, const char *sql, struct berth_err **err)
+{
+	for (int attempt = 0;; attempt++) {
+		int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt == OPEN_RETRIES)
+			return db_exec(db, sql, err);
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		struct timespec ts = {0, 25 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int db_open(struct berth_store *s, struct berth_err **err)
 {
 	_cleanup_free_ char *path = berth_xasprintf("%s/berth.db", s->home);
@@ -53,7 +73,7 @@ static int db_open(struct berth_store *s, struct berth_err **err)
 		return berth_err_set(err, BERTH_E_SYS, "open state database '%s': %s", path,
 				     s->db ? sqlite3_errmsg(s->db) : "out of memory");
 	sqlite3_busy_timeout(s->db, 10000);
-	if (db_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) < 0)
+	if (db_exec_at_open(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) < 0)
 		return -BERTH_E_SYS;
 	sqlite3_stmt *st = NULL;
 	int version = 0;
@@ -65,44 +85,44 @@ static int db_open(struct berth_store *s, struct berth_err **err)
 		return berth_err_set(err, BERTH_E_UNSUPPORTED,
 				     "state database '%s' is from a newer berth (schema %d)", path,
 				     version);
-	if (version < 1 && db_exec(s->db,
-				   "BEGIN;"
-				   "CREATE TABLE IF NOT EXISTS images ("
-				   "  name TEXT PRIMARY KEY,"
-				   "  digest TEXT NOT NULL,"
-				   "  media_type TEXT NOT NULL,"
-				   "  size INTEGER NOT NULL,"
-				   "  created INTEGER NOT NULL);"
-				   "PRAGMA user_version = 1;"
-				   "COMMIT;",
-				   err) < 0)
+	if (version < 1 && db_exec_at_open(s->db,
+					   "BEGIN;"
+					   "CREATE TABLE IF NOT EXISTS images ("
+					   "  name TEXT PRIMARY KEY,"
+					   "  digest TEXT NOT NULL,"
+					   "  media_type TEXT NOT NULL,"
+					   "  size INTEGER NOT NULL,"
+					   "  created INTEGER NOT NULL);"
+					   "PRAGMA user_version = 1;"
+					   "COMMIT;",
+					   err) < 0)
 		return -BERTH_E_SYS;
 	/* 2: the build cache, a layer per step key (build/). */
-	if (version < 2 && db_exec(s->db,
-				   "BEGIN;"
-				   "CREATE TABLE IF NOT EXISTS build_cache ("
-				   "  key TEXT PRIMARY KEY,"
-				   "  chain TEXT NOT NULL,"
-				   "  diff_id TEXT NOT NULL,"
-				   "  digest TEXT NOT NULL,"
-				   "  size INTEGER NOT NULL,"
-				   "  created INTEGER NOT NULL);"
-				   "PRAGMA user_version = 2;"
-				   "COMMIT;",
-				   err) < 0)
+	if (version < 2 && db_exec_at_open(s->db,
+					   "BEGIN;"
+					   "CREATE TABLE IF NOT EXISTS build_cache ("
+					   "  key TEXT PRIMARY KEY,"
+					   "  chain TEXT NOT NULL,"
+					   "  diff_id TEXT NOT NULL,"
+					   "  digest TEXT NOT NULL,"
+					   "  size INTEGER NOT NULL,"
+					   "  created INTEGER NOT NULL);"
+					   "PRAGMA user_version = 2;"
+					   "COMMIT;",
+					   err) < 0)
 		return -BERTH_E_SYS;
 	/* 3: what each step of a build read last time, to say why it missed. */
-	if (version < 3 && db_exec(s->db,
-				   "BEGIN;"
-				   "CREATE TABLE IF NOT EXISTS build_steps ("
-				   "  scope TEXT NOT NULL,"
-				   "  stage INTEGER NOT NULL,"
-				   "  step INTEGER NOT NULL,"
-				   "  inputs TEXT NOT NULL,"
-				   "  PRIMARY KEY (scope, stage, step));"
-				   "PRAGMA user_version = 3;"
-				   "COMMIT;",
-				   err) < 0)
+	if (version < 3 && db_exec_at_open(s->db,
+					   "BEGIN;"
+					   "CREATE TABLE IF NOT EXISTS build_steps ("
+					   "  scope TEXT NOT NULL,"
+					   "  stage INTEGER NOT NULL,"
+					   "  step INTEGER NOT NULL,"
+					   "  inputs TEXT NOT NULL,"
+					   "  PRIMARY KEY (scope, stage, step));"
+					   "PRAGMA user_version = 3;"
+					   "COMMIT;",
+					   err) < 0)
 		return -BERTH_E_SYS;
 	return 0;
 }

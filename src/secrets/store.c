@@ -48,6 +48,26 @@ static int db_exec(struct berth_secrets *s, const char *sql, struct berth_err **
 	return 0;
 }
 
+/* At open, several processes may create or convert a fresh berth.db at
+ * once; SQLite answers "database is locked" without waiting for some of
+ * that (the switch to WAL), so the set-up statements are retried. They are
+ * idempotent; a half-run transaction is rolled back first. */
+#define OPEN_RETRIES 400 /* x 25 ms: 10 s */
+static int db_exec_at_open(struct berth_secrets *s, const char *sql, struct berth_err **err)
+{
+	for (int attempt = 0;; attempt++) {
+		int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt == OPEN_RETRIES)
+			return db_exec(s, sql, err);
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		struct timespec ts = {0, 25 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void finalizep(sqlite3_stmt **st)
 {
 	sqlite3_finalize(*st); /* NULL is a no-op */
@@ -72,11 +92,11 @@ static int db_open(struct berth_secrets *s, struct berth_err **err)
 	sqlite3_busy_timeout(s->db, 10000);
 	/* secure_delete: the pages of replaced and removed boxes are zeroed,
 	 * not left in the free list. */
-	if (db_exec(s,
-		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-		    "PRAGMA secure_delete=ON;",
-		    err) < 0 ||
-	    db_exec(s, schema, err) < 0)
+	if (db_exec_at_open(s,
+			    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			    "PRAGMA secure_delete=ON;",
+			    err) < 0 ||
+	    db_exec_at_open(s, schema, err) < 0)
 		return berth_err_prefix(err, "state database '%s'", path);
 	return 0;
 }
