@@ -261,6 +261,16 @@ static void record_inputs(struct builder *b)
 					    NULL);
 }
 
+/* A layer the build made (or found cached) goes on top of the state. */
+static void push_layer(struct state *st, const struct berth_cache_rec *rec)
+{
+	struct layer l = {.size = rec->size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
+	memcpy(l.chain, rec->chain, sizeof(l.chain));
+	memcpy(l.diff_id, rec->diff_id, sizeof(l.diff_id));
+	memcpy(l.digest, rec->digest, sizeof(l.digest));
+	state_push(st, &l);
+}
+
 static int add_cached_or_commit(struct builder *b, struct state *st, const char *key,
 				const char *scratch, struct berth_err **err)
 {
@@ -276,11 +286,7 @@ static int add_cached_or_commit(struct builder *b, struct state *st, const char 
 	if (berth_store_cache_put(b->s, key, &rec, err) < 0)
 		return -1;
 	record_inputs(b);
-	struct layer l = {.size = nl.size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
-	memcpy(l.chain, nl.chain, sizeof(l.chain));
-	memcpy(l.diff_id, nl.diff_id, sizeof(l.diff_id));
-	memcpy(l.digest, nl.digest, sizeof(l.digest));
-	state_push(st, &l);
+	push_layer(st, &rec);
 	return 0;
 }
 
@@ -308,11 +314,7 @@ static bool cache_hit(struct builder *b, struct state *st, const char *key,
 		return false;
 	}
 	record_inputs(b);
-	struct layer l = {.size = rec.size, .media_type = (char *)BERTH_MT_OCI_LAYER_GZIP};
-	memcpy(l.chain, rec.chain, sizeof(l.chain));
-	memcpy(l.diff_id, rec.diff_id, sizeof(l.diff_id));
-	memcpy(l.digest, rec.digest, sizeof(l.digest));
-	state_push(st, &l);
+	push_layer(st, &rec);
 	return true;
 }
 
@@ -1013,6 +1015,46 @@ static char *dest_path(struct state *st, const struct berth_df_instr *in)
 	return berth_xasprintf("%s%s%s", wd, slash ? "" : "/", d);
 }
 
+/* Where a COPY or ADD writes: a scratch layer, the view of the image under
+ * it, and the owner and mode that --chown and --chmod ask for. */
+struct copy_target {
+	char *scratch;
+	int view, upper;
+	long uid, gid, mode;
+};
+
+static void copy_target_close(struct copy_target *t, bool failed)
+{
+	if (failed && t->scratch)
+		berth_fs_remove_tree(AT_FDCWD, t->scratch, NULL);
+	if (t->view >= 0)
+		close(t->view);
+	if (t->upper >= 0)
+		close(t->upper);
+	free(t->scratch);
+}
+
+static int copy_target_open(struct builder *b, struct state *st, const struct berth_df_instr *in,
+			    long default_mode, struct copy_target *t, struct berth_err **err)
+{
+	const char *kind = berth_df_kind_name(in->kind);
+	*t = (struct copy_target){.view = -1, .upper = -1, .mode = default_mode};
+	t->scratch = berth__layer_scratch(b->s, err);
+	if (!t->scratch || (t->view = view_open(b, st, err)) < 0)
+		return -1;
+	t->upper = open(t->scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->upper < 0)
+		return berth_err_sys(err, errno, "open '%s'", t->scratch);
+	if (chown_ids(t->view, in->chown, &t->uid, &t->gid, err) < 0)
+		return berth_err_prefix(err, "line %d: %s", in->line, kind);
+	char *end = NULL;
+	if (in->chmod &&
+	    ((t->mode = strtol(in->chmod, &end, 8)), *end || t->mode < 0 || t->mode > 07777))
+		return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+					  "--chmod=%s: give octal permissions like 755", in->chmod);
+	return 0;
+}
+
 /* ADD <url>...: downloaded into a file (0600 unless --chmod) named by the
  * URL's last path segment when dest is a directory. Keyed by --checksum
  * when given (a hit downloads nothing), else by the content's digest. */
@@ -1117,24 +1159,11 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 		}
 	}
 	if (rc == 0) {
-		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
-		_cleanup_close_ int view = scratch ? view_open(b, st, err) : -1;
-		_cleanup_close_ int upper =
-		    view >= 0 ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		struct copy_target t;
 		_cleanup_close_ int root = open(dl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		long uid = 0, gid = 0, mode = 0600;
-		char *end = NULL;
-		if (!scratch || view < 0)
-			rc = -1;
-		else if (upper < 0 || root < 0)
-			rc = berth_err_sys(err, errno, "open '%s'", upper < 0 ? scratch : dl);
-		else if (chown_ids(view, in->chown, &uid, &gid, err) < 0)
-			rc = berth_err_prefix(err, "line %d: ADD", in->line);
-		else if (in->chmod &&
-			 ((mode = strtol(in->chmod, &end, 8)), *end || mode < 0 || mode > 07777))
-			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
-						"--chmod=%s: give octal permissions like 755",
-						in->chmod);
+		rc = copy_target_open(b, st, in, 0600, &t, err);
+		if (rc == 0 && root < 0)
+			rc = berth_err_sys(err, errno, "open '%s'", dl);
 		if (rc == 0) {
 			struct berth__copy_opts co = {
 			    .src_root_fd = root,
@@ -1142,19 +1171,18 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 			    .nsrc = nsrc,
 			    .wildcard = in->args.n > 1,
 			    .dest = dest_abs,
-			    .view_fd = view,
-			    .upper_fd = upper,
-			    .uid = uid,
-			    .gid = gid,
-			    .mode = mode,
+			    .view_fd = t.view,
+			    .upper_fd = t.upper,
+			    .uid = t.uid,
+			    .gid = t.gid,
+			    .mode = t.mode,
 			};
 			if ((rc = berth__copy(&co, err)) < 0)
 				berth_err_prefix(err, "line %d: ADD", in->line);
 		}
 		if (rc == 0)
-			rc = add_cached_or_commit(b, st, key, scratch, err);
-		if (rc < 0 && scratch)
-			berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+			rc = add_cached_or_commit(b, st, key, t.scratch, err);
+		copy_target_close(&t, rc < 0);
 	}
 done:
 	berth__sources_free(src, nsrc);
@@ -1305,26 +1333,11 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	if (rc == 0 && cache_hit(b, st, key, &parts)) {
 		progress(b, "  CACHED\n");
 	} else if (rc == 0) {
-		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
-		_cleanup_close_ int view = scratch ? view_open(b, st, err) : -1;
-		_cleanup_close_ int upper =
-		    view >= 0 ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-		long uid = 0, gid = 0, mode = -1;
-		char *end = NULL;
-		if (!scratch || view < 0)
-			rc = -1;
-		else if (upper < 0)
-			rc = berth_err_sys(err, errno, "open '%s'", scratch);
-		else if (chown_ids(view, in->chown, &uid, &gid, err) < 0)
-			rc = berth_err_prefix(err, "line %d: %s", in->line, kind);
-		else if (in->chmod &&
-			 ((mode = strtol(in->chmod, &end, 8)), *end || mode < 0 || mode > 07777))
-			rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
-						"--chmod=%s: give octal permissions like 755",
-						in->chmod);
+		struct copy_target t;
+		rc = copy_target_open(b, st, in, -1, &t, err);
 		if (rc == 0) {
 			if ((in->from_stage >= 0 || in->from) && !in->chown)
-				uid = gid = -1; /* from a stage or image, owners are kept */
+				t.uid = t.gid = -1; /* from a stage or image, owners are kept */
 			struct berth__copy_opts co = {
 			    .src_root_fd = root_fd,
 			    .src = plain,
@@ -1332,25 +1345,24 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			    .wildcard = wildcard,
 			    .ig = ig,
 			    .dest = dest_abs,
-			    .view_fd = view,
-			    .upper_fd = upper,
-			    .uid = uid,
-			    .gid = gid,
-			    .mode = mode,
+			    .view_fd = t.view,
+			    .upper_fd = t.upper,
+			    .uid = t.uid,
+			    .gid = t.gid,
+			    .mode = t.mode,
 			};
 			if (nplain || nsrc == 0)
 				rc = berth__copy(&co, err);
 			for (size_t i = 0; rc == 0 && i < nsrc; i++)
 				if (is_arch[i])
-					rc = unpack_archive(root_fd, src[i].path, upper, dest_abs,
+					rc = unpack_archive(root_fd, src[i].path, t.upper, dest_abs,
 							    err);
 			if (rc < 0)
 				berth_err_prefix(err, "line %d: %s", in->line, kind);
 		}
 		if (rc == 0)
-			rc = add_cached_or_commit(b, st, key, scratch, err);
-		if (rc < 0 && scratch)
-			berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+			rc = add_cached_or_commit(b, st, key, t.scratch, err);
+		copy_target_close(&t, rc < 0);
 	}
 	berth__sources_free(src, nsrc);
 	berth__ignore_free(ex);
