@@ -1194,13 +1194,59 @@ done:
 	return rc;
 }
 
+/* COPY --parents: each source lands under dest with its parent directories
+ * (a/b/c.txt -> DEST/a/b/c.txt); a "/./" in a source pattern marks where the
+ * kept part starts (x/./a/b.txt -> DEST/a/b.txt). */
+static int copy_parents(const struct berth_df_instr *in, const struct berth__copy_opts *base,
+			struct berth_err **err)
+{
+	for (size_t i = 0; i < base->nsrc; i++) {
+		const char *p = base->src[i].path;
+		/* The marker of the first pattern whose literal prefix p has. */
+		for (size_t k = 0; k < in->args.n; k++) {
+			const char *pat = in->args.v[k];
+			while (*pat == '/' || (pat[0] == '.' && pat[1] == '/'))
+				pat += *pat == '/' ? 1 : 2;
+			const char *mark = strstr(pat, "/./");
+			if (!mark || mark < pat)
+				continue;
+			size_t pre = (size_t)(mark - pat) + 1; /* "x/" */
+			if (!strpbrk(pat, "*?[") || (size_t)(strpbrk(pat, "*?[") - pat) >= pre)
+				if (strncmp(p, pat, pre) == 0) {
+					p += pre;
+					break;
+				}
+		}
+		const char *dest = base->dest;
+		bool slash = *dest && dest[strlen(dest) - 1] == '/';
+		_cleanup_free_ char *dir = berth_xstrdup(p);
+		if (!base->src[i].is_dir) {
+			char *last = strrchr(dir, '/');
+			if (last)
+				*last = '\0';
+			else
+				*dir = '\0';
+		}
+		_cleanup_free_ char *d =
+		    berth_xasprintf("%s%s%s%s", dest, slash ? "" : "/", dir, *dir ? "/" : "");
+		struct berth__copy_opts one = *base;
+		one.src = &base->src[i];
+		one.nsrc = 1;
+		one.wildcard = false;
+		one.dest = d;
+		if (berth__copy(&one, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int do_copy(struct builder *b, struct state *st, const struct berth_df_instr *in,
 		   struct berth_err **err)
 {
 	const char *kind = berth_df_kind_name(in->kind);
-	if (in->parents)
-		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-					  "%s --parents is not supported by this berth yet", kind);
+	if (in->parents && in->kind == BERTH_DF_ADD)
+		return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+					  "--parents is a COPY flag, not an ADD one");
 	size_t urls = 0;
 	for (size_t i = 0; i < in->args.n; i++)
 		urls += is_url(in->args.v[i]);
@@ -1351,7 +1397,9 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			    .gid = t.gid,
 			    .mode = t.mode,
 			};
-			if (nplain || nsrc == 0)
+			if (in->parents)
+				rc = copy_parents(in, &co, err);
+			else if (nplain || nsrc == 0)
 				rc = berth__copy(&co, err);
 			for (size_t i = 0; rc == 0 && i < nsrc; i++)
 				if (is_arch[i])

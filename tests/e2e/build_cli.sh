@@ -336,6 +336,15 @@ d.md
 b.md
 sub
 d.md"
+P=$TMP/par
+mkdir -p "$P/x/a/b" "$P/y"
+echo 1 >"$P/x/a/b/f.txt"; echo 2 >"$P/y/g.txt"; echo 3 >"$P/x/a/h.txt"
+"$B" build --dockerfile-str $'FROM bb:1\nCOPY --parents x/a/b/f.txt y/*.txt /p1/\nCOPY --parents ./x/./a/h.txt /p2/' \
+	--context "$P" -t parents:1 >/dev/null 2>"$TMP/log"
+expect_eq "COPY --parents keeps the sources' directories; /./ marks where they start" \
+	"$(run parents:1 sh -c 'cd /p1 && find . -type f | sort; cd /p2 && find . -type f')" "./x/a/b/f.txt
+./y/g.txt
+./a/h.txt"
 build ex:1 $'FROM bb:1\nARG V=1\nRUN echo $V' --explain >/dev/null
 check "--explain prints what a step's key is made of" grep -q "^    env=V=1$" "$TMP/log"
 cbuild $'FROM bb:1\nADD src/a.txt /added' copy:10 >/dev/null
