@@ -187,11 +187,13 @@ export BERTH_HOME=$TMP/home-killed
 "$BERTH" pull $PROXY/bb:1 >/dev/null 2>&1 &
 bp=$!
 # Kill it once a layer is half way down (a temp blob over 100 kB).
-for _ in $(seq 300); do
+for _ in $(seq 750); do
 	[ -n "$(find "$BERTH_HOME/blobs/tmp" -type f -size +100k 2>/dev/null)" ] && break
-	sleep 0.05
+	kill -0 $bp 2>/dev/null || break
+	sleep 0.02
 done
-kill -9 $bp; wait $bp 2>/dev/null
+kill -0 $bp 2>/dev/null || diag <<<"the slow pull ended before it could be killed"
+kill -9 $bp 2>/dev/null; wait $bp 2>/dev/null
 check "killed: it left a temp blob behind" test -n "$(ls -A "$BERTH_HOME/blobs/tmp" 2>/dev/null)"
 "$BERTH" pull $PLAIN/bb:1 >/dev/null 2>"$TMP/err"; rc=$?
 expect_eq "killed: the next pull completes" "$rc" 0
