@@ -93,14 +93,26 @@ static void state_copy(struct state *dst, const struct state *src)
 	memcpy(dst->key, src->key, sizeof(dst->key));
 }
 
+/* parent[key], made an empty object (or array) when it is not one. */
+static json_t *json_member(json_t *parent, const char *key, bool array)
+{
+	json_t *v = json_object_get(parent, key);
+	if (array ? !json_is_array(v) : !json_is_object(v)) {
+		v = array ? json_array() : json_object();
+		json_object_set_new(parent, key, v);
+	}
+	return v;
+}
+
 static json_t *config_of(struct state *st)
 {
-	json_t *c = json_object_get(st->cfg, "config");
-	if (!json_is_object(c)) {
-		c = json_object();
-		json_object_set_new(st->cfg, "config", c);
-	}
-	return c;
+	return json_member(st->cfg, "config", false);
+}
+
+/* The instruction's one argument (USER, STOPSIGNAL, ...), or "". */
+static const char *first_arg(const struct berth_df_instr *in)
+{
+	return in->args.n ? in->args.v[0] : "";
 }
 
 static const char *config_str(struct state *st, const char *key)
@@ -116,11 +128,7 @@ static void lowers_of(const struct builder *b, const struct state *st, struct be
 
 static void history_add(struct builder *b, struct state *st, const char *created_by, bool empty)
 {
-	json_t *h = json_object_get(st->cfg, "history");
-	if (!json_is_array(h)) {
-		h = json_array();
-		json_object_set_new(st->cfg, "history", h);
-	}
+	json_t *h = json_member(st->cfg, "history", true);
 	char when[32];
 	time_t t = b->sde >= 0 ? (time_t)b->sde : time(NULL);
 	struct tm tm;
@@ -431,16 +439,12 @@ static void shell_wrap(struct state *st, const struct berth_df_instr *in, struct
 		berth_strv_push(out, "/bin/sh");
 		berth_strv_push(out, "-c");
 	}
-	berth_strv_push(out, in->args.n ? in->args.v[0] : "");
+	berth_strv_push(out, first_arg(in));
 }
 
 static void set_object_keys(struct state *st, const char *field, const struct berth_strv *keys)
 {
-	json_t *o = json_object_get(config_of(st), field);
-	if (!json_is_object(o)) {
-		o = json_object();
-		json_object_set_new(config_of(st), field, o);
-	}
+	json_t *o = json_member(config_of(st), field, false);
 	for (size_t i = 0; i < keys->n; i++)
 		json_object_set_new(o, keys->v[i], json_object());
 }
@@ -456,18 +460,14 @@ static int config_instr(struct builder *b, struct state *st, const struct berth_
 			env_set(st, in->kvs[i].key, in->kvs[i].value ? in->kvs[i].value : "");
 		break;
 	case BERTH_DF_LABEL: {
-		json_t *l = json_object_get(c, "Labels");
-		if (!json_is_object(l)) {
-			l = json_object();
-			json_object_set_new(c, "Labels", l);
-		}
+		json_t *l = json_member(c, "Labels", false);
 		for (size_t i = 0; i < in->nkvs; i++)
 			json_object_set_new(l, in->kvs[i].key,
 					    json_string(in->kvs[i].value ? in->kvs[i].value : ""));
 		break;
 	}
 	case BERTH_DF_USER:
-		json_object_set_new(c, "User", json_string(in->args.n ? in->args.v[0] : ""));
+		json_object_set_new(c, "User", json_string(first_arg(in)));
 		break;
 	case BERTH_DF_EXPOSE:
 		for (size_t i = 0; i < in->args.n; i++) {
@@ -501,7 +501,7 @@ static int config_instr(struct builder *b, struct state *st, const struct berth_
 		json_object_set_new(c, "Shell", strv_json(&in->args));
 		break;
 	case BERTH_DF_STOPSIGNAL:
-		json_object_set_new(c, "StopSignal", json_string(in->args.n ? in->args.v[0] : ""));
+		json_object_set_new(c, "StopSignal", json_string(first_arg(in)));
 		break;
 	case BERTH_DF_HEALTHCHECK: {
 		json_t *h = json_pack("{s:o}", "Test", strv_json(&in->args));
@@ -519,17 +519,11 @@ static int config_instr(struct builder *b, struct state *st, const struct berth_
 		break;
 	}
 	case BERTH_DF_ONBUILD: {
-		json_t *o = json_object_get(c, "OnBuild");
-		if (!json_is_array(o)) {
-			o = json_array();
-			json_object_set_new(c, "OnBuild", o);
-		}
-		json_array_append_new(o, json_string(in->args.n ? in->args.v[0] : ""));
+		json_array_append_new(json_member(c, "OnBuild", true), json_string(first_arg(in)));
 		break;
 	}
 	case BERTH_DF_MAINTAINER:
-		json_object_set_new(st->cfg, "author",
-				    json_string(in->args.n ? in->args.v[0] : ""));
+		json_object_set_new(st->cfg, "author", json_string(first_arg(in)));
 		break;
 	case BERTH_DF_ARG:
 		return 0; /* not in the config; values reach RUN through arg_env */
@@ -543,15 +537,15 @@ static int config_instr(struct builder *b, struct state *st, const struct berth_
 
 /* --------------------------------------------------------------- RUN */
 
-/* What the runtime makes as mount points; removed from the layer when the
- * image did not have them (BuildKit does the same). Parents last. */
-static const char *const mount_stubs[] = {
+/* The mount points the runtime makes in the rootfs; removed from the layer
+ * when the image did not have them (BuildKit does the same). Parents last. */
+static const char *const runtime_mountpoints[] = {
     "proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc", NULL,
 };
 
-/* The paths a RUN's mounts may leave as stubs, children before parents:
+/* The mount points a RUN may leave in its layer, children before parents:
  * each --mount target and its parents, then the standard ones. */
-static void stub_paths(const struct berth_df_instr *in, struct berth_strv *out)
+static void mountpoint_paths(const struct berth_df_instr *in, struct berth_strv *out)
 {
 	for (size_t i = 0; i < in->nmounts; i++) {
 		const char *t = in->mounts[i].target;
@@ -567,20 +561,20 @@ static void stub_paths(const struct berth_df_instr *in, struct berth_strv *out)
 			*slash = '\0';
 		}
 	}
-	for (size_t i = 0; mount_stubs[i]; i++)
-		if (!berth_strv_contains(out, mount_stubs[i]))
-			berth_strv_push(out, mount_stubs[i]);
+	for (size_t i = 0; runtime_mountpoints[i]; i++)
+		if (!berth_strv_contains(out, runtime_mountpoints[i]))
+			berth_strv_push(out, runtime_mountpoints[i]);
 }
 
-static void prune_stubs(const char *scratch, const struct berth_strv *paths, const bool *had)
+static void prune_mountpoints(const char *scratch, const struct berth_strv *paths, const bool *had)
 {
 	_cleanup_close_ int fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; fd >= 0 && i < paths->n; i++) {
 		struct stat st;
 		if (fstatat(fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		/* A directory the image had is in the upper only because a stub
-		 * was made inside it: once empty, it can go too. */
+		/* A directory the image had is in the upper only because a mount
+		 * point was made inside it: once empty, it can go too. */
 		if (had[i] && !S_ISDIR(st.st_mode))
 			continue;
 		if (S_ISDIR(st.st_mode))
@@ -742,16 +736,16 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
 	if (!scratch)
 		return -1;
-	_cleanup_strv_ struct berth_strv stubs = BERTH_STRV_INIT;
-	stub_paths(in, &stubs);
-	_cleanup_free_ bool *had = berth_xcalloc(stubs.n + 1, sizeof(*had));
+	_cleanup_strv_ struct berth_strv mountpoints = BERTH_STRV_INIT;
+	mountpoint_paths(in, &mountpoints);
+	_cleanup_free_ bool *had = berth_xcalloc(mountpoints.n + 1, sizeof(*had));
 	_cleanup_close_ int view = view_open(b, st, err);
 	if (view < 0) {
 		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
 		return -1;
 	}
-	for (size_t i = 0; i < stubs.n; i++)
-		had[i] = view_has(view, stubs.v[i]);
+	for (size_t i = 0; i < mountpoints.n; i++)
+		had[i] = view_has(view, mountpoints.v[i]);
 
 	for (size_t i = 0; i < in->proxy_env.n; i++)
 		berth_strv_push(env, in->proxy_env.v[i]); /* never in the key */
@@ -784,12 +778,12 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 		rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
 					"RUN: process \"%s\" did not complete successfully: exit "
 					"code: %d",
-					in->args.n ? in->args.v[0] : "", code);
+					first_arg(in), code);
 	}
 	berth_runner_free(r);
 	berth_container_opts_release(&co);
 	if (rc == 0) {
-		prune_stubs(scratch, &stubs, had);
+		prune_mountpoints(scratch, &mountpoints, had);
 		rc = add_cached_or_commit(b, st, key, scratch, err);
 	}
 	if (rc < 0)
@@ -804,7 +798,7 @@ static int heredoc_command(const struct berth_df_instr *in, struct berth_buf *ou
 			   struct berth_err **err)
 {
 	const struct berth_df_node *n = in->node;
-	const char *cmd = in->args.n ? in->args.v[0] : "";
+	const char *cmd = first_arg(in);
 	while (*cmd == ' ' || *cmd == '\t')
 		cmd++;
 	bool only_marker =

@@ -39,9 +39,7 @@ static int enter_private_namespace(const struct berth_runner *r, struct berth_er
 		return berth_err_sys(err, errno, "make the mount namespace private");
 	/* crun refuses hybrid hosts whose cgroup2 mount holds controllers; in
 	 * this private namespace the host's v1 hierarchies are all it needs. */
-	struct berth_cgroup_info host;
-	berth_cgroup_detect("/sys/fs/cgroup", &host);
-	if (host.mode == BERTH_CGROUP_HYBRID)
+	if (r->host_hybrid)
 		umount2("/sys/fs/cgroup/unified", MNT_DETACH);
 	return 0;
 }

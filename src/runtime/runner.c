@@ -116,7 +116,10 @@ int berth_runner_create(const char *home, const struct berth_container_opts *o,
 	/* BERTH_CGROUP_ROOT: where to look instead of /sys/fs/cgroup (tests
 	 * use it to see the warning for a layout without controllers). */
 	const char *cg_root = getenv("BERTH_CGROUP_ROOT");
-	berth_cgroup_detect(cg_root && *cg_root ? cg_root : "/sys/fs/cgroup", &r->cg);
+	berth_cgroup_detect("/sys/fs/cgroup", &r->cg);
+	r->host_hybrid = r->cg.mode == BERTH_CGROUP_HYBRID;
+	if (cg_root && *cg_root)
+		berth_cgroup_detect(cg_root, &r->cg);
 	if ((o->memory && !r->cg.memory) || (o->cpus > 0 && !r->cg.cpu) || (o->pids && !r->cg.pids))
 		berth_strv_pushf(&r->warnings,
 				 "resource limits not applied: the %s cgroup layout here has no "

@@ -67,9 +67,10 @@ struct berth_runner {
 	char id[17];
 	const struct berth_container_opts *o; /* borrowed until berth_runner_free() */
 	struct berth_oci_runtime rt;
-	char *rt_root; /* the runtime's --root */
-	struct berth_cgroup_info cg;
-	struct berth_strv args; /* the process */
+	char *rt_root;               /* the runtime's --root */
+	struct berth_cgroup_info cg; /* what limits can use */
+	bool host_hybrid;            /* the real /sys/fs/cgroup is hybrid (crun's work-around) */
+	struct berth_strv args;      /* the process */
 	struct berth_strv warnings;
 	int lock_fd; /* flock held by the creator, then by the monitor */
 	struct berth_runner_info info;

@@ -168,6 +168,11 @@ COPY --from=b /o /ob
 build par:1 "$DFP" --no-cache >/dev/null
 expect_eq "two independent stages run at the same time" "$(run par:1 cat /oa /ob)" "met
 met"
+build par:2 $'FROM bb:1 AS a\nRUN exit 4\nFROM bb:1 AS b\nRUN true\nFROM bb:1\nCOPY --from=a /bin/sh /x\nCOPY --from=b /bin/sh /y' \
+	>/dev/null; rc=$?
+check "a stage failing in a parallel wave fails the build" test "$rc" -ne 0
+check "  with that stage's error" grep -q "exit code: 4" "$TMP/log"
+expect_eq "  and no tag" "$("$B" image inspect par:2 >/dev/null 2>&1; echo $?)" 1
 expect_eq "FROM an earlier stage builds on it" "$(run st:3 cat /b)" a
 
 # --- 5. errors ---
