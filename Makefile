@@ -3,11 +3,11 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS_LIB  = jansson libcrypto libcurl libarchive sqlite3 zlib libzstd libseccomp libsodium
+PKGS_LIB  = jansson libcrypto libcurl libarchive sqlite3 zlib libzstd libseccomp libsodium yaml-0.1
 DEPS_APT  = gcc make pkg-config libc6-dev libjansson-dev libssl-dev jq clang-format \
             libcurl4-openssl-dev libarchive-dev libsqlite3-dev zlib1g-dev libzstd-dev \
             libmicrohttpd-dev docker-registry apache2-utils skopeo umoci busybox-static attr \
-            libseccomp-dev libsodium-dev runc crun
+            libseccomp-dev libsodium-dev runc crun libyaml-dev python3
 FUZZ_APT  = clang libclang-rt-14-dev
 
 WARN   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -27,7 +27,7 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-MODULES  = common dockerfile image registry runtime secrets build
+MODULES  = common dockerfile image registry runtime secrets build app lint
 LIB_SRC  = $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  = $(wildcard src/cli/*.c)

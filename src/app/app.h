@@ -1,0 +1,140 @@
+/* app/: what an app is, read from `berth.yaml` (libyaml) or from a Python
+ * class (the SDK's `python3 -m berth.spec FILE::Class` prints the same
+ * structure as JSON), and checked once, in one place.
+ *
+ * Both sources go through one validator over a JSON tree: the YAML loader
+ * turns the document into jansson values and remembers each node's line,
+ * so every error names the line it is about ("berth.yaml:12: scaling:
+ * max_runners must be an integer >= 1"). Unknown keys are errors.
+ *
+ * docs/berth-yaml.md is the reference for every key. */
+#ifndef BERTH_APP_H
+#define BERTH_APP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* The most of a berth.yaml (or of the SDK's JSON) that is read. */
+#define BERTH_APP_SPEC_MAX (1u << 20)
+
+enum berth_app_kind {
+	BERTH_APP_SERVER, /* direct server mode: run.command serves HTTP on $PORT */
+	BERTH_APP_SDK,    /* a Python class served by `python3 -m berth.runner` */
+};
+
+enum berth_app_auth {
+	BERTH_APP_AUTH_PRIVATE, /* the default: calls need a key when keys are on */
+	BERTH_APP_AUTH_PUBLIC,
+	BERTH_APP_AUTH_SHARED,
+};
+
+/* image.registries: credentials for pulling FROM images. `password` is kept
+ * as written: "$NAME" is resolved against the secret store when used. */
+struct berth_app_registry {
+	char *host; /* "docker.io", "us-central1-docker.pkg.dev", ... */
+	char *username;
+	char *password;
+};
+
+/* image.secrets: a build secret. `value` is as written ("$NAME" or text). */
+struct berth_app_build_secret {
+	char *id;
+	char *value;
+};
+
+struct berth_app_health {
+	char *path;             /* default "/health" */
+	char *method;           /* "GET" (default) or "POST", "HEAD" */
+	int64_t start_period_ms; /* failures inside it do not count; default 0 */
+	int64_t timeout_ms;      /* one probe; default 5000 */
+	int64_t interval_ms;     /* between probes while running; default 15000 */
+	int failure_threshold;   /* consecutive failures before replacement; default 3 */
+};
+
+struct berth_app_scaling {
+	int min_runners;        /* default 0 */
+	int max_runners;        /* default 1 (fal: max_concurrency) */
+	int concurrency_buffer; /* default 0 */
+	int max_multiplexing;   /* requests in flight per runner; default 1 */
+	int64_t keep_alive_ms;  /* idle time before scale-down; default 60000 */
+	int64_t scaling_delay_ms; /* default 0 */
+};
+
+struct berth_app_spec {
+	char *name; /* [a-z0-9][a-z0-9-]{0,62}; default: from the file or class */
+	enum berth_app_kind kind;
+	char *dir; /* absolute directory of the spec file (relative paths start here) */
+
+	/* image: exactly one of dockerfile (text), dockerfile_path, ref */
+	char *dockerfile;      /* the text (dockerfile_path is read into it too) */
+	char *dockerfile_path; /* absolute, or NULL */
+	char *image_ref;       /* a pre-built image, or NULL */
+	char *context;         /* absolute build context; default: dir */
+	struct berth_strv build_args; /* "K=V", in the order written */
+	struct berth_app_build_secret *build_secrets;
+	size_t nbuild_secrets;
+	struct berth_app_registry *registries;
+	size_t nregistries;
+
+	/* run */
+	struct berth_strv command; /* argv (a string is split like a shell word list);
+				    * empty for SDK apps */
+	int port;                  /* the port the app listens on; 0: berth picks one
+				    * and passes it as $PORT */
+	struct berth_app_health health;
+
+	char *machine_type; /* "S" by default; see docs/berth-yaml.md */
+	unsigned gpus;
+	struct berth_app_scaling scaling;
+	int64_t request_timeout_ms;          /* 0: none */
+	int64_t startup_timeout_ms;          /* default 600000 */
+	int64_t termination_grace_ms;        /* default 5000 */
+	struct berth_strv secrets;           /* names the app sees as env vars */
+	struct berth_strv data_mounts;       /* container paths, "/data" or under it;
+					      * default ["/data"] */
+	enum berth_app_auth auth;
+	struct berth_strv env;               /* run.env: "K=V" given to the app */
+
+	/* SDK apps */
+	char *sdk_file;  /* absolute path of the .py file */
+	char *sdk_class; /* class name */
+	struct berth_strv endpoints; /* the class's @endpoint paths, sorted */
+	struct berth_strv stream_endpoints; /* those that are generators (SSE) */
+};
+
+void berth_app_spec_release(struct berth_app_spec *s);
+
+/* Read `path` (a berth.yaml). Errors carry the line (err->line) and name
+ * the key. */
+int berth_app_load_yaml(const char *path, struct berth_app_spec *out, struct berth_err **err);
+
+/* Same, from text; `dir` is where relative paths start, `name` is the file
+ * name used for the default app name. */
+int berth_app_parse_yaml(const char *text, size_t len, const char *dir, const char *name,
+			 struct berth_app_spec *out, struct berth_err **err);
+
+/* From the JSON that `python3 -m berth.spec` prints (or any JSON with the
+ * berth.yaml structure). `dir` is where relative paths start. */
+int berth_app_from_json(const json_t *j, const char *dir, struct berth_app_spec *out,
+			struct berth_err **err);
+
+/* The spec as JSON, in the berth.yaml structure with every default filled in
+ * (what `berth app show` prints; what `berth deploy` sends). Secret values
+ * are not in the spec: only names and "$NAME" references are. */
+json_t *berth_app_to_json(const struct berth_app_spec *s);
+
+/* Load an app named on the command line: "FILE.py::Class" (runs the host's
+ * python3 with the SDK at `sdk_dir` on PYTHONPATH: `python3 -m berth.spec`),
+ * a berth.yaml file, or a directory holding berth.yaml. */
+int berth_app_load(const char *arg, const char *sdk_dir, struct berth_app_spec *out,
+		   struct berth_err **err);
+
+/* Where the SDK is: $BERTH_SDK_DIR, else <dir of the berth binary>/../sdk/python
+ * (a build tree), else <prefix>/share/berth/sdk/python. The directory holds
+ * the `berth` package. NULL with an error when none exists. free(). */
+char *berth_app_sdk_dir(struct berth_err **err);
+
+#endif
