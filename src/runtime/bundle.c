@@ -246,6 +246,8 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 		goto out;
 	}
 	berth__process_env(o, hostname, user.home ? user.home : "/", &env);
+	if (o->id_env)
+		berth_env_set(&env, o->id_env, r->id);
 	if (side_files(r, hostname, m, err) < 0 || secrets(r, &user, m, err) < 0 ||
 	    gpus(r, &g, &env, m, err) < 0) {
 		rc = -1;

@@ -189,6 +189,7 @@ static void on_stop_signal(struct loop *l)
 		return;
 	}
 	l->stopping = true;
+	l->r->stop_signalled = true;
 	int grace = l->r->o->stop_grace > 0 ? l->r->o->stop_grace : 10;
 	clock_gettime(CLOCK_MONOTONIC, &l->kill_at);
 	l->kill_at.tv_sec += grace;

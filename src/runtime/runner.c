@@ -210,6 +210,11 @@ int berth_runner_run(struct berth_runner *r, const struct berth_runner_io *io, i
 	return berth__monitor(r, io, -1, exit_code, err);
 }
 
+bool berth_runner_stop_signalled(const struct berth_runner *r)
+{
+	return r->stop_signalled;
+}
+
 /* Read the monitor's one-line report. */
 static int read_report(int fd, pid_t *monitor, struct berth_err **err)
 {

@@ -39,6 +39,7 @@ void berth_container_opts_release(struct berth_container_opts *o)
 	free(o->user);
 	free(o->name);
 	free(o->hostname);
+	free(o->id_env);
 	for (size_t i = 0; i < o->nbinds; i++) {
 		free(o->binds[i].source);
 		free(o->binds[i].dest);

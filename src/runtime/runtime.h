@@ -190,6 +190,8 @@ struct berth_container_opts {
 	char *user;            /* NULL: the image's User */
 	char *name;            /* NULL: none */
 	char *hostname;        /* NULL: the short id */
+	char *id_env;          /* an env var that gets the runner's id (e.g.
+				* "BERTH_RUNNER_ID"), or NULL */
 	enum berth_network network;
 
 	struct berth_bind *binds;
@@ -263,6 +265,11 @@ struct berth_runner_io {
  * period; a second signal kills at once). */
 int berth_runner_run(struct berth_runner *r, const struct berth_runner_io *io, int *exit_code,
 		     struct berth_err **err);
+
+/* After berth_runner_run(): whether it stopped the container because this
+ * process got SIGINT, SIGTERM or SIGHUP (rather than the container exiting
+ * on its own). */
+bool berth_runner_stop_signalled(const struct berth_runner *r);
 
 /* Start the container under a forked, detached monitor and return once it is
  * running (or failed to start: the error says why). *monitor (may be NULL)
