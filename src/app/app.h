@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/common.h"
 
@@ -136,5 +137,33 @@ int berth_app_load(const char *arg, const char *sdk_dir, struct berth_app_spec *
  * (a build tree), else <prefix>/share/berth/sdk/python. The directory holds
  * the `berth` package. NULL with an error when none exists. free(). */
 char *berth_app_sdk_dir(struct berth_err **err);
+
+/* ------------------------------------------------- the app's image (app_image.c) */
+
+struct berth_store;
+struct berth_secrets;
+
+struct berth_app_image_opts {
+	bool no_cache;       /* build without cache lookups (still records) */
+	const char *runtime; /* OCI runtime for RUN steps; NULL: detect */
+	FILE *progress;      /* the builder's step lines; NULL: quiet */
+	/* Resolves "$NAME" in build secrets and registry passwords; NULL: such
+	 * values are an error. */
+	struct berth_secrets *secrets;
+	/* Pulls an image that is not in the store, with the app's registries
+	 * (JSON {"host": {"username", "password"}}, passwords resolved; may be
+	 * NULL); NULL: a missing image is an error. */
+	int (*pull)(void *ctx, struct berth_store *s, const char *ref, const json_t *registries,
+		    char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err);
+	void *pull_ctx;
+};
+
+/* Make the app's image ready in the store: build the Dockerfile (cached;
+ * tagged "localhost/apps/<name>:latest") or find (else pull) image.ref.
+ * *ref_out gets the canonical name to run (free()), digest the manifest
+ * digest. Secret values are resolved here and wiped after. */
+int berth_app_image(struct berth_store *s, const struct berth_app_spec *spec,
+		    const struct berth_app_image_opts *o, char **ref_out,
+		    char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err);
 
 #endif
