@@ -918,60 +918,6 @@ static bool has_wildcard(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
-/* A local archive ADD would unpack (gzip, bzip2, xz or tar magic). */
-static bool looks_like_archive(int root_fd, const char *path)
-{
-	_cleanup_close_ int fd = berth_fs_open_beneath(root_fd, path, O_RDONLY, 0, NULL);
-	unsigned char h[263];
-	ssize_t n = fd >= 0 ? pread(fd, h, sizeof(h), 0) : -1;
-	if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b)
-		return true;
-	if (n >= 3 && memcmp(h, "BZh", 3) == 0)
-		return true;
-	if (n >= 6 && memcmp(h,
-			     "\xfd"
-			     "7zXZ\0",
-			     6) == 0)
-		return true;
-	return n >= 262 && memcmp(h + 257, "ustar", 5) == 0;
-}
-
-/* ADD's unpacking of a local archive into the directory dest (made in the
- * upper when missing), with the layer applier's safety: every entry stays
- * beneath dest. Owners and modes come from the archive. */
-static int unpack_archive(int root_fd, const char *path, int upper_fd, const char *dest,
-			  struct berth_err **err)
-{
-	_cleanup_close_ int fd = berth_fs_open_beneath(root_fd, path, O_RDONLY, 0, err);
-	if (fd < 0)
-		return -1;
-	unsigned char h[6];
-	ssize_t n = pread(fd, h, sizeof(h), 0);
-	int comp =
-	    n >= 2 && h[0] == 0x1f && h[1] == 0x8b ? BERTH_COMPRESS_GZIP : BERTH_COMPRESS_NONE;
-	if (n >= 3 && (memcmp(h, "BZh", 3) == 0 || (n >= 6 && memcmp(h,
-								     "\xfd"
-								     "7zXZ\0",
-								     6) == 0)))
-		return berth_err_set(err, BERTH_E_UNSUPPORTED,
-				     "ADD of the bzip2 or xz archive '%s' is not supported by this "
-				     "berth yet (gzip and plain tar are)",
-				     path);
-	if (berth_fs_mkdir_beneath(upper_fd, dest, 0755, err) < 0)
-		return -1;
-	_cleanup_close_ int dfd =
-	    berth_fs_open_beneath(upper_fd, dest, O_RDONLY | O_DIRECTORY, 0, err);
-	if (dfd < 0)
-		return -1;
-	struct berth_layer_reader *r;
-	if (berth_layer_reader_new(fd, comp, &r, err) < 0)
-		return -1;
-	struct berth_apply_opts ao = {.keep_owners = true, .overlay_whiteouts = false};
-	int rc = berth_layer_apply(r, dfd, &ao, err);
-	berth_layer_reader_free(r);
-	return rc < 0 ? berth_err_prefix(err, "unpack '%s'", path) : 0;
-}
-
 /* --chown USER[:GROUP], names looked up in the destination image. */
 static int chown_ids(int view_fd, const char *spec, long *uid, long *gid, struct berth_err **err)
 {
@@ -1188,6 +1134,33 @@ done:
 	return rc;
 }
 
+/* ADD's unpacking of a local archive into the directory base->dest: the
+ * directory is made as COPY makes one (the image's metadata where it has
+ * it), found through the image's symlinks, then filled. */
+static int unpack_into(struct builder *b, const struct berth__copy_opts *base, const char *path,
+		       long uid, long gid, struct berth_err **err)
+{
+	size_t dl = strlen(base->dest);
+	_cleanup_free_ char *dir =
+	    berth_xasprintf("%s%s", base->dest, dl && base->dest[dl - 1] == '/' ? "" : "/");
+	struct berth__copy_opts mk = *base;
+	mk.src = NULL;
+	mk.nsrc = 0;
+	mk.wildcard = false;
+	mk.dest = dir;
+	if (berth__copy(&mk, err) < 0)
+		return -1;
+	_cleanup_buf_ struct berth_buf rel;
+	berth_buf_init(&rel, BERTH_BUF_UNLIMITED);
+	int layers[2] = {base->upper_fd, base->view_fd};
+	int r = berth__resolve(layers, 2, dir, BERTH__RESOLVE_MAY_MISS, NULL, &rel);
+	_cleanup_close_ int dfd =
+	    r < 0 ? r : berth__open_in(base->upper_fd, rel.data, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		return berth_err_sys(err, -dfd, "open '%s'", dir);
+	return berth__unpack_archive(base->src_root_fd, path, dfd, b->work, uid, gid, err);
+}
+
 /* COPY --parents: each source lands under dest with its parent directories
  * (a/b/c.txt -> DEST/a/b/c.txt); a "/./" in a source pattern marks where the
  * kept part starts (x/./a/b.txt -> DEST/a/b.txt). */
@@ -1331,14 +1304,15 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			nsrc = kept;
 		ig = ex;
 	}
-	/* ADD unpacks local tar archives (plain or gzip) into dest; the other
-	 * sources are copied. */
+	/* ADD unpacks local tar archives (plain, gzip, bzip2, xz or zstd, told
+	 * by their content) into dest unless --unpack=false; the other sources
+	 * are copied. */
 	_cleanup_free_ bool *is_arch = berth_xcalloc(nsrc + 1, sizeof(*is_arch));
 	_cleanup_free_ struct berth__source *plain = berth_xcalloc(nsrc + 1, sizeof(*plain));
 	size_t nplain = 0;
 	for (size_t i = 0; i < nsrc; i++) {
-		is_arch[i] = in->kind == BERTH_DF_ADD && !src[i].is_dir &&
-			     looks_like_archive(root_fd, src[i].path);
+		is_arch[i] = in->kind == BERTH_DF_ADD && in->unpack != 0 && !src[i].is_dir &&
+			     berth__is_archive(root_fd, src[i].path);
 		if (!is_arch[i])
 			plain[nplain++] = src[i];
 	}
@@ -1362,6 +1336,8 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	berth_strv_pushf(&parts, "dest=%s", dest_abs);
 	berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
 	berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
+	if (in->unpack >= 0)
+		berth_strv_pushf(&parts, "unpack=%d", in->unpack);
 	for (size_t i = 0; i < sums.n; i++)
 		berth_strv_push(&parts, sums.v[i]);
 	char key[BERTH_DIGEST_LEN + 1];
@@ -1395,10 +1371,12 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 				rc = copy_parents(in, &co, err);
 			else if (nplain || nsrc == 0)
 				rc = berth__copy(&co, err);
+			/* --chown owns what an archive holds; without it the
+			 * archive's owners stay. */
 			for (size_t i = 0; rc == 0 && i < nsrc; i++)
 				if (is_arch[i])
-					rc = unpack_archive(root_fd, src[i].path, t.upper, dest_abs,
-							    err);
+					rc = unpack_into(b, &co, src[i].path,
+							 in->chown ? t.uid : -1, t.gid, err);
 			if (rc < 0)
 				berth_err_prefix(err, "line %d: %s", in->line, kind);
 		}

@@ -117,6 +117,21 @@ struct berth__copy_opts {
  * kept; ignored entries are skipped. Writes only beneath upper_fd. */
 int berth__copy(const struct berth__copy_opts *o, struct berth_err **err);
 
+/* ------------------------------------------ local archives (archive.c) */
+
+/* Would ADD unpack the file at path (beneath root_fd, symlinks followed)?
+ * BuildKit's test: a regular file whose content, decompressed when it
+ * starts with gzip, bzip2, xz or zstd magic, begins with a tar header that
+ * Go's archive/tar accepts. The name plays no part. */
+bool berth__is_archive(int root_fd, const char *path);
+
+/* Unpack that archive into the directory dirfd with the layer applier's
+ * safety (nothing lands outside dirfd), owners and modes from the archive;
+ * uid >= 0 (--chown) then owns everything it made. bzip2 and xz go through
+ * an unlinked temporary file in tmpdir. */
+int berth__unpack_archive(int root_fd, const char *path, int dirfd, const char *tmpdir, long uid,
+			  long gid, struct berth_err **err);
+
 /* ----------------------------------------------- layers (commit.c) */
 
 struct berth__layer {

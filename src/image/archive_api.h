@@ -52,9 +52,12 @@
 	X(archive_read_next_header)                \
 	X(archive_read_open)                       \
 	X(archive_read_open_filename)              \
+	X(archive_read_support_filter_bzip2)       \
 	X(archive_read_support_filter_gzip)        \
+	X(archive_read_support_filter_xz)          \
 	X(archive_read_support_filter_zstd)        \
 	X(archive_read_support_format_empty)       \
+	X(archive_read_support_format_raw)         \
 	X(archive_read_support_format_tar)         \
 	X(archive_set_error)                       \
 	X(archive_write_close)                     \
@@ -121,9 +124,12 @@ const struct berth__archive_api *berth__archive(void);
 #define archive_read_next_header          (berth__archive()->archive_read_next_header)
 #define archive_read_open                 (berth__archive()->archive_read_open)
 #define archive_read_open_filename        (berth__archive()->archive_read_open_filename)
+#define archive_read_support_filter_bzip2 (berth__archive()->archive_read_support_filter_bzip2)
 #define archive_read_support_filter_gzip  (berth__archive()->archive_read_support_filter_gzip)
+#define archive_read_support_filter_xz    (berth__archive()->archive_read_support_filter_xz)
 #define archive_read_support_filter_zstd  (berth__archive()->archive_read_support_filter_zstd)
 #define archive_read_support_format_empty (berth__archive()->archive_read_support_format_empty)
+#define archive_read_support_format_raw   (berth__archive()->archive_read_support_format_raw)
 #define archive_read_support_format_tar   (berth__archive()->archive_read_support_format_tar)
 #define archive_set_error                 (berth__archive()->archive_set_error)
 #define archive_write_close               (berth__archive()->archive_write_close)
