@@ -3,7 +3,7 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS_LIB  = jansson libcrypto libcurl libarchive sqlite3 zlib libzstd libseccomp libsodium yaml-0.1
+PKGS_LIB  = jansson libcrypto libcurl libarchive libmicrohttpd sqlite3 zlib libzstd libseccomp libsodium yaml-0.1
 DEPS_APT  = gcc make pkg-config libc6-dev libjansson-dev libssl-dev jq clang-format \
             libcurl4-openssl-dev libarchive-dev libsqlite3-dev zlib1g-dev libzstd-dev \
             libmicrohttpd-dev docker-registry apache2-utils skopeo umoci busybox-static attr \
@@ -17,7 +17,7 @@ ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -Itests -include s
              $(shell pkg-config --cflags $(PKGS_LIB) 2>/dev/null)
 # libcurl and libarchive are loaded on first use (src/common/dl.h): they
 # are not linked into berth, only into the tests and tools that call them.
-PKGS_DL   = libcurl libarchive
+PKGS_DL   = libcurl libarchive libmicrohttpd
 LDLIBS = $(shell pkg-config --libs $(filter-out $(PKGS_DL),$(PKGS_LIB)) 2>/dev/null) -lpthread -ldl
 LDLIBS_DL = $(shell pkg-config --libs $(PKGS_DL) 2>/dev/null)
 
@@ -27,7 +27,7 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-MODULES  = common dockerfile image registry runtime secrets build app lint
+MODULES  = common dockerfile image registry runtime secrets build app lint server
 LIB_SRC  = $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  = $(wildcard src/cli/*.c)

@@ -5,6 +5,8 @@
 
 #include "common/common.h"
 
+#include <jansson.h>
+
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
 #endif
@@ -31,6 +33,7 @@ int cmd_logout(int argc, char **argv);
 int cmd_container(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* --- shared by the verbs (state.c, progress.c) --- */
 
@@ -60,6 +63,12 @@ char *cli_canonical(const char *ref);
  * and image_config. Prints errors; returns CLI_OK or CLI_FAIL. */
 struct berth_container_opts;
 int cli_container_image(const char *ref, struct berth_container_opts *o, bool quiet);
+
+/* Pull `ref` into the store with the usual credentials, plus `registries`
+ * ({"host": {"username", "password"}}, may be NULL) before them; progress
+ * on stderr unless quiet. */
+int cli_pull(struct berth_store *s, const char *ref, const json_t *registries, bool quiet,
+	     char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err);
 
 /* Clean up after runner monitors that died (berth killed, a reboot) before
  * anything looks at runners; says how many it cleaned. */

@@ -145,9 +145,20 @@ static int load_one(void *ctx, const char *ref_name, const struct berth_descript
 	_cleanup_free_ char *fam = berth_ref_familiar(&ref);
 	berth_ref_release(&ref);
 	int r = berth_image_unpack(l->s, d->digest, NULL, NULL, err);
+	/* The size `berth images` shows: manifest, config and layers. */
+	int64_t size = d->size;
+	struct berth_manifest m = {0};
+	struct berth_image_config cfg = {0};
+	if (r == 0 && (r = berth_image_load(l->s, d->digest, &m, &cfg, err)) == 0) {
+		size += m.config.size;
+		for (size_t i = 0; i < m.nlayers; i++)
+			size += m.layers[i].size;
+	}
+	berth_manifest_release(&m);
+	berth_image_config_release(&cfg);
 	if (r == 0)
 		r = berth_store_tag(l->s, name, d->digest,
-				    *d->media_type ? d->media_type : BERTH_MT_OCI_MANIFEST, d->size,
+				    *d->media_type ? d->media_type : BERTH_MT_OCI_MANIFEST, size,
 				    err);
 	if (r == 0) {
 		printf("loaded %s %s\n", fam, d->digest);

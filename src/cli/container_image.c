@@ -40,6 +40,27 @@ bool cli_pull_allowed(void)
 	return !p || strcmp(p, "never") != 0;
 }
 
+int cli_pull(struct berth_store *s, const char *ref, const json_t *registries, bool quiet,
+	     char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err)
+{
+	_cleanup_strv_ struct berth_strv insecure = BERTH_STRV_INIT;
+	struct berth_transfer_opts t;
+	cli_transfer_init(&t, &insecure);
+	struct berth_cred_source creds = *t.creds;
+	creds.registries = registries;
+	t.creds = &creds;
+	if (quiet)
+		t.status = NULL, t.progress = NULL;
+	struct berth_image_entry e;
+	int r = berth_pull(s, ref, &t, &e, err);
+	cli_transfer_done();
+	if (r < 0)
+		return r;
+	memcpy(digest, e.digest, BERTH_DIGEST_LEN + 1);
+	berth_image_entry_release(&e);
+	return 0;
+}
+
 int cli_container_image(const char *refstr, struct berth_container_opts *o, bool quiet)
 {
 	_cleanup_free_ char *name = cli_canonical(refstr);
