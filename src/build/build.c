@@ -723,11 +723,60 @@ static int add_mounts(struct builder *b, const struct berth_df_instr *in,
 	return 0;
 }
 
+/* Where a RUN's `#!` heredoc is mounted, as in BuildKit. */
+#define RUN_SCRIPT_DIR "/dev/pipes"
+
+/* A `RUN <<EOF` whose body starts with "#!": BuildKit writes the body to
+ * a 0755 file mounted read-only at /dev/pipes/<name> and runs that file,
+ * so the kernel starts the body's own interpreter. */
+struct run_script {
+	char *name; /* the heredoc's name, the file's */
+	char *body; /* tabs stripped for `<<-` */
+};
+
+static void run_script_release(struct run_script *sc)
+{
+	free(sc->name);
+	free(sc->body);
+}
+
+/* The script as a 0755 file in a directory of the build's own, bound
+ * read-only at /dev/pipes: on the runtime's /dev tmpfs, never in a layer. */
+static int script_mount(struct builder *b, const struct run_script *sc,
+			struct berth_container_opts *co, struct berth_err **err)
+{
+	_cleanup_free_ char *dir = berth_xasprintf("%s/pipes%d", b->work, b->nviews++);
+	if (mkdir(dir, 0755) < 0)
+		return berth_err_sys(err, errno, "make '%s'", dir);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    dfd < 0
+		? -1
+		: openat(dfd, sc->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "write the script '%s'", sc->name);
+	size_t len = strlen(sc->body);
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, sc->body + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return berth_err_sys(err, errno, "write the script '%s'", sc->name);
+		off += (size_t)w;
+	}
+	if (fchmod(fd, 0755) < 0)
+		return berth_err_sys(err, errno, "write the script '%s'", sc->name);
+	co->binds = berth_xrealloc(co->binds, (co->nbinds + 1) * sizeof(*co->binds));
+	co->binds[co->nbinds++] =
+	    (struct berth_bind){steal_pointer(&dir), berth_xstrdup(RUN_SCRIPT_DIR), true};
+	return 0;
+}
+
 /* Run the step's container over the state's layers; its upper directory
  * becomes the new layer. */
 static int run_container(struct builder *b, struct state *st, const struct berth_df_instr *in,
-			 const struct berth_strv *args, struct berth_strv *env, const char *key,
-			 struct berth_err **err)
+			 const struct berth_strv *args, struct berth_strv *env,
+			 const struct run_script *sc, const char *key, struct berth_err **err)
 {
 	const char *cwd = config_str(st, "WorkingDir");
 	const char *user = config_str(st, "User");
@@ -767,6 +816,11 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
 		return berth_err_prefix(err, "line %d: RUN --mount", in->line);
 	}
+	if (sc && script_mount(b, sc, &co, err) < 0) {
+		berth_container_opts_release(&co);
+		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+		return berth_err_prefix(err, "line %d: RUN <<%s", in->line, sc->name);
+	}
 	struct berth_runner *r = NULL;
 	int code = 0;
 	int pfd = b->o->progress ? fileno(b->o->progress) : -1;
@@ -791,11 +845,30 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	return rc;
 }
 
+/* The body of a heredoc as it is used: `<<-` strips leading tabs. */
+static char *heredoc_body(const struct berth_df_heredoc *h)
+{
+	struct berth_buf out;
+	berth_buf_init(&out, BERTH_BUF_UNLIMITED);
+	for (const char *p = h->content; *p;) {
+		if (h->chomp)
+			while (*p == '\t')
+				p++;
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		berth_buf_add(&out, p, len);
+		p += len;
+	}
+	char *s = berth_buf_steal(&out, NULL);
+	return s ? s : berth_xstrdup("");
+}
+
 /* RUN with heredocs, BuildKit's way: a command that is only `<<EOF` runs
- * the body as the script; otherwise the bodies follow the command line and
- * the shell reads them as here-documents. */
+ * the body as the shell's script, or, when it starts with "#!", as a file
+ * of its own (*sc filled, *out untouched); otherwise the bodies follow the
+ * command line and the shell reads them as here-documents. */
 static int heredoc_command(const struct berth_df_instr *in, struct berth_buf *out,
-			   struct berth_err **err)
+			   struct run_script *sc, struct berth_err **err)
 {
 	const struct berth_df_node *n = in->node;
 	const char *cmd = first_arg(in);
@@ -805,20 +878,19 @@ static int heredoc_command(const struct berth_df_instr *in, struct berth_buf *ou
 	    n->nheredocs == 1 && strncmp(cmd, "<<", 2) == 0 && !strpbrk(cmd + 2, " \t|;&><");
 	if (only_marker) {
 		const struct berth_df_heredoc *h = &n->heredocs[0];
-		if (strncmp(h->content, "#!", 2) == 0)
-			return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-						  "RUN <<%s: a script with its own #! interpreter "
-						  "is not supported by this berth yet",
-						  h->name);
-		for (const char *p = h->content; *p;) {
-			if (h->chomp)
-				while (*p == '\t')
-					p++;
-			const char *nl = strchr(p, '\n');
-			size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-			berth_buf_add(out, p, len);
-			p += len;
+		_cleanup_free_ char *body = heredoc_body(h);
+		if (strncmp(h->content, "#!", 2) == 0) {
+			if (!*h->name || strchr(h->name, '/') || !strcmp(h->name, ".") ||
+			    !strcmp(h->name, ".."))
+				return berth_err_set_line(err, BERTH_E_INVALID, in->line,
+							  "RUN <<%s: a script's heredoc needs a "
+							  "name that can be a file name",
+							  h->name);
+			sc->name = berth_xstrdup(h->name);
+			sc->body = steal_pointer(&body);
+			return 0;
 		}
+		berth_buf_addstr(out, body);
 		return 0;
 	}
 	berth_buf_addstr(out, cmd);
@@ -837,15 +909,21 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 	_cleanup_strv_ struct berth_strv args = BERTH_STRV_INIT, env = BERTH_STRV_INIT,
 					 parts = BERTH_STRV_INIT;
 	shell_wrap(st, in, &args);
+	_cleanup_(run_script_release) struct run_script sc = {0};
 	if (!in->json && in->node && in->node->nheredocs) {
 		_cleanup_buf_ struct berth_buf cmd;
 		berth_buf_init(&cmd, 4u << 20);
-		if (heredoc_command(in, &cmd, err) < 0)
+		if (heredoc_command(in, &cmd, &sc, err) < 0)
 			return -1;
-		free(args.v[args.n - 1]);
-		args.v[args.n - 1] = berth_buf_steal(&cmd, NULL);
-		if (!args.v[args.n - 1])
-			args.v[args.n - 1] = berth_xstrdup("");
+		if (sc.name) {
+			berth_strv_release(&args);
+			berth_strv_pushf(&args, "%s/%s", RUN_SCRIPT_DIR, sc.name);
+		} else {
+			free(args.v[args.n - 1]);
+			args.v[args.n - 1] = berth_buf_steal(&cmd, NULL);
+			if (!args.v[args.n - 1])
+				args.v[args.n - 1] = berth_xstrdup("");
+		}
 	}
 	env_of(st, &env);
 	/* In-scope ARGs reach the process unless ENV set the same name. */
@@ -877,6 +955,12 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 				 m->env ? m->env : "", m->from ? m->from : "", m->readonly,
 				 m->required, m->mode, m->uid, m->gid, sum);
 	}
+	if (sc.name) {
+		/* The script file is an input like a bind mount's source. */
+		char hex[BERTH_SHA256_HEX_LEN + 1];
+		berth_sha256_hex(sc.body, strlen(sc.body), hex);
+		berth_strv_pushf(&parts, "script=%s|sha256:%s", sc.name, hex);
+	}
 	char key[BERTH_DIGEST_LEN + 1];
 	key_of(st->key, &parts, key);
 
@@ -896,7 +980,7 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 	if (cache_hit(b, st, key, &parts))
 		progress(b, "  CACHED\n");
 	else
-		rc = run_container(b, st, in, &args, &env, key, err);
+		rc = run_container(b, st, in, &args, &env, sc.name ? &sc : NULL, key, err);
 	if (rc == 0) {
 		memcpy(st->key, key, sizeof(st->key));
 		history_add(b, st, hist.data, false);

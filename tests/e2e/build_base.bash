@@ -30,7 +30,7 @@ make_base() {
 	chmod 1777 "$R/tmp"
 	cp "$(command -v busybox)" "$R/bin/"
 	for a in sh echo cat ls id pwd sleep touch mkdir rm chmod chown stat wc env true false \
-		grep test head find sort ln cp mv sha256sum cut tr seq readlink basename; do
+		grep test head find sort ln cp mv sha256sum cut tr seq readlink basename awk; do
 		ln -s busybox "$R/bin/$a"
 	done
 	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' >"$R/etc/passwd"
