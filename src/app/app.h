@@ -4,8 +4,9 @@
  *
  * Both sources go through one validator over a JSON tree: the YAML loader
  * turns the document into jansson values and remembers each node's line,
- * so every error names the line it is about ("berth.yaml:12: scaling:
- * max_runners must be an integer >= 1"). Unknown keys are errors.
+ * so every error names the line it is about (err->line 12, "scaling.max_runners
+ * must be an integer from 1 to 1000, got 0"). Unknown keys are errors that
+ * suggest the key meant. Errors from JSON have no line but the same paths.
  *
  * docs/berth-yaml.md is the reference for every key. */
 #ifndef BERTH_APP_H
@@ -20,6 +21,14 @@
 
 /* The most of a berth.yaml (or of the SDK's JSON) that is read. */
 #define BERTH_APP_SPEC_MAX (1u << 20)
+/* Values in one berth.yaml, each use of an alias counting everything it
+ * stands for (so "billion laughs" documents stop here), and their nesting. */
+#define BERTH_APP_YAML_MAX_NODES 20000u
+#define BERTH_APP_YAML_MAX_DEPTH 32
+/* The most of image.dockerfile_path that is read. */
+#define BERTH_APP_DOCKERFILE_MAX (1u << 20)
+/* What is kept of `python3 -m berth.spec`'s standard error. */
+#define BERTH_APP_SDK_STDERR_MAX (64u << 10)
 
 enum berth_app_kind {
 	BERTH_APP_SERVER, /* direct server mode: run.command serves HTTP on $PORT */
@@ -47,8 +56,8 @@ struct berth_app_build_secret {
 };
 
 struct berth_app_health {
-	char *path;             /* default "/health" */
-	char *method;           /* "GET" (default) or "POST", "HEAD" */
+	char *path;              /* default "/health" */
+	char *method;            /* "GET" (default) or "POST", "HEAD" */
 	int64_t start_period_ms; /* failures inside it do not count; default 0 */
 	int64_t timeout_ms;      /* one probe; default 5000 */
 	int64_t interval_ms;     /* between probes while running; default 15000 */
@@ -56,11 +65,11 @@ struct berth_app_health {
 };
 
 struct berth_app_scaling {
-	int min_runners;        /* default 0 */
-	int max_runners;        /* default 1 (fal: max_concurrency) */
-	int concurrency_buffer; /* default 0 */
-	int max_multiplexing;   /* requests in flight per runner; default 1 */
-	int64_t keep_alive_ms;  /* idle time before scale-down; default 60000 */
+	int min_runners;          /* default 0 */
+	int max_runners;          /* default 1 (fal: max_concurrency) */
+	int concurrency_buffer;   /* default 0 */
+	int max_multiplexing;     /* requests in flight per runner; default 1 */
+	int64_t keep_alive_ms;    /* idle time before scale-down; default 60000 */
 	int64_t scaling_delay_ms; /* default 0 */
 };
 
@@ -70,66 +79,91 @@ struct berth_app_spec {
 	char *dir; /* absolute directory of the spec file (relative paths start here) */
 
 	/* image: exactly one of dockerfile (text), dockerfile_path, ref */
-	char *dockerfile;      /* the text (dockerfile_path is read into it too) */
-	char *dockerfile_path; /* absolute, or NULL */
-	char *image_ref;       /* a pre-built image, or NULL */
-	char *context;         /* absolute build context; default: dir */
+	char *dockerfile;             /* the text (dockerfile_path is read into it too) */
+	char *dockerfile_path;        /* absolute, or NULL */
+	char *image_ref;              /* a pre-built image, or NULL */
+	char *context;                /* absolute build context; default: dir; NULL for ref */
 	struct berth_strv build_args; /* "K=V", in the order written */
 	struct berth_app_build_secret *build_secrets;
 	size_t nbuild_secrets;
 	struct berth_app_registry *registries;
 	size_t nregistries;
+	/* image.dockerignore: patterns that replace <context>/.dockerignore
+	 * (builds only; has_dockerignore with none: nothing is ignored) */
+	struct berth_strv dockerignore;
+	bool has_dockerignore;
 
 	/* run */
-	struct berth_strv command; /* argv (a string is split like a shell word list);
-				    * empty for SDK apps */
-	int port;                  /* the port the app listens on; 0: berth picks one
-				    * and passes it as $PORT */
+	/* argv: a YAML list is the exec form, taken as is; a string is the
+	 * shell form, stored as {"/bin/sh", "-c", STRING} (Docker's CMD shell
+	 * form, so $PORT expands). Empty: the image's own ENTRYPOINT/CMD run;
+	 * always empty for SDK apps. */
+	struct berth_strv command;
+	int port; /* the port the app listens on; 0: berth picks one
+		   * and passes it as $PORT */
 	struct berth_app_health health;
 
-	char *machine_type; /* "S" by default; see docs/berth-yaml.md */
-	unsigned gpus;
+	char *machine_type; /* "S" by default ("GPU" when gpus > 0); the first of a
+			     * list; see docs/berth-yaml.md */
+	unsigned gpus;      /* default 1 for the GPU* types, else 0 */
 	struct berth_app_scaling scaling;
-	int64_t request_timeout_ms;          /* 0: none */
-	int64_t startup_timeout_ms;          /* default 600000 */
-	int64_t termination_grace_ms;        /* default 5000 */
-	struct berth_strv secrets;           /* names the app sees as env vars */
-	struct berth_strv data_mounts;       /* container paths, "/data" or under it;
-					      * default ["/data"] */
+	int64_t request_timeout_ms;    /* 0: none */
+	int64_t startup_timeout_ms;    /* default 600000 */
+	int64_t termination_grace_ms;  /* default 5000 */
+	struct berth_strv secrets;     /* names the app sees as env vars */
+	struct berth_strv data_mounts; /* container paths, "/data" or under it;
+					* default ["/data"] */
 	enum berth_app_auth auth;
-	struct berth_strv env;               /* run.env: "K=V" given to the app */
+	struct berth_strv env; /* run.env: "K=V" given to the app */
 
 	/* SDK apps */
-	char *sdk_file;  /* absolute path of the .py file */
-	char *sdk_class; /* class name */
-	struct berth_strv endpoints; /* the class's @endpoint paths, sorted */
+	char *sdk_file;                     /* absolute path of the .py file */
+	char *sdk_class;                    /* class name */
+	struct berth_strv endpoints;        /* the class's @endpoint paths, sorted (at least one) */
 	struct berth_strv stream_endpoints; /* those that are generators (SSE) */
 };
 
+/* Free the contents; *s is zeroed. Safe on a zeroed spec. */
 void berth_app_spec_release(struct berth_app_spec *s);
 
+/* All the loaders below fill *out only on success (release it with
+ * berth_app_spec_release); on error *out is zeroed and *err says why. */
+
 /* Read `path` (a berth.yaml). Errors carry the line (err->line) and name
- * the key. */
+ * the key; the message does not name the file (cli_fail(err, path) does).
+ * The default app name is the directory's name. */
 int berth_app_load_yaml(const char *path, struct berth_app_spec *out, struct berth_err **err);
 
-/* Same, from text; `dir` is where relative paths start, `name` is the file
- * name used for the default app name. */
+/* Same, from text; `dir` is where relative paths start (NULL: the working
+ * directory), `name` is what the default app name is made from, lower-cased
+ * and cleaned (berth_app_load_yaml passes the directory's name; NULL: the
+ * last component of dir). */
 int berth_app_parse_yaml(const char *text, size_t len, const char *dir, const char *name,
 			 struct berth_app_spec *out, struct berth_err **err);
 
 /* From the JSON that `python3 -m berth.spec` prints (or any JSON with the
- * berth.yaml structure). `dir` is where relative paths start. */
+ * berth.yaml structure, "sdk" allowed). `dir` is where relative paths start
+ * (NULL: the working directory). */
 int berth_app_from_json(const json_t *j, const char *dir, struct berth_app_spec *out,
 			struct berth_err **err);
 
 /* The spec as JSON, in the berth.yaml structure with every default filled in
- * (what `berth app show` prints; what `berth deploy` sends). Secret values
- * are not in the spec: only names and "$NAME" references are. */
+ * (what `berth app show` prints; what `berth deploy` sends): durations in
+ * seconds, paths absolute, image as one of dockerfile_path / dockerfile / ref,
+ * null for "none" (request_timeout, run.command, run.port). It round-trips:
+ * berth_app_from_json(to_json(s), s->dir) gives s back. Runtime secret values
+ * are never in a spec, only their names; registry passwords and build secrets
+ * are as written (write "$NAME" to keep them in the secret store). A new
+ * reference; json_decref(). */
 json_t *berth_app_to_json(const struct berth_app_spec *s);
 
-/* Load an app named on the command line: "FILE.py::Class" (runs the host's
- * python3 with the SDK at `sdk_dir` on PYTHONPATH: `python3 -m berth.spec`),
- * a berth.yaml file, or a directory holding berth.yaml. */
+/* Load an app named on the command line: "FILE.py::Class" or "FILE.py" (runs
+ * the host's python3 with the SDK at `sdk_dir` (NULL: berth_app_sdk_dir())
+ * prepended to PYTHONPATH: `python3 -m berth.spec FILE.py::Class`; on failure
+ * the error holds python's last lines of standard error), a berth.yaml file,
+ * or a directory holding berth.yaml. The message names the file read
+ * ("app/berth.yaml:12: ...", err->line set too): print it with
+ * cli_fail(err, NULL). */
 int berth_app_load(const char *arg, const char *sdk_dir, struct berth_app_spec *out,
 		   struct berth_err **err);
 

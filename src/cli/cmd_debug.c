@@ -1,5 +1,7 @@
 /* `berth debug ...`: hidden verbs that expose internals to test scripts.
- *   berth debug expand [--words] [-e K=V]... WORD   shell-word expansion */
+ *   berth debug expand [--words] [-e K=V]... WORD   shell-word expansion
+ *   berth debug app-spec APP                         the app spec as JSON */
+#include "app/app.h"
 #include "cli/cli.h"
 #include "dockerfile/dockerfile.h"
 
@@ -55,9 +57,30 @@ static int expand(int argc, char **argv)
 	return CLI_OK;
 }
 
+/* APP as berth_app_load reads it, every default filled in. */
+static int app_spec(int argc, char **argv)
+{
+	if (argc != 2)
+		return cli_usage("debug", "app-spec takes exactly one APP");
+	struct berth_err *err = NULL;
+	struct berth_app_spec spec;
+	if (berth_app_load(argv[1], NULL, &spec, &err) < 0)
+		return cli_fail(err, NULL);
+	json_t *j = berth_app_to_json(&spec);
+	char *text = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2));
+	printf("%s\n", text);
+	free(text);
+	json_decref(j);
+	berth_app_spec_release(&spec);
+	return CLI_OK;
+}
+
 int cmd_debug(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "expand"))
 		return expand(argc - 1, argv + 1);
-	return cli_usage("debug", "usage: berth debug expand [--words] [-e K=V]... WORD");
+	if (argc >= 2 && !strcmp(argv[1], "app-spec"))
+		return app_spec(argc - 1, argv + 1);
+	return cli_usage("debug", "usage: berth debug expand [--words] [-e K=V]... WORD\n"
+				  "       berth debug app-spec APP");
 }
