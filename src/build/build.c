@@ -337,27 +337,53 @@ static void diff_ids_update(struct state *st)
 
 /* -------------------------------------------------------------- FROM */
 
-static int from_image(struct builder *b, struct state *st, const char *refstr, bool record,
-		      struct berth_err **err)
+/* The manifest digest a FROM reference names: the store's, else pulled. */
+static int resolve_image(struct builder *b, const char *refstr, char digest[BERTH_DIGEST_LEN + 1],
+			 struct berth_err **err)
 {
 	struct berth_ref ref;
 	if (berth_ref_parse(refstr, &ref, err) < 0)
-		return berth_err_prefix(err, "FROM '%s'", refstr);
+		return -1;
 	_cleanup_free_ char *name = berth_ref_string(&ref);
 	berth_ref_release(&ref);
 	struct berth_image_entry e = {0};
-	char digest[BERTH_DIGEST_LEN + 1] = "";
-	int r = berth_store_lookup(b->s, name, &e, NULL);
-	if (r == 0) {
-		memcpy(digest, e.digest, sizeof(digest));
+	if (berth_store_lookup(b->s, name, &e, NULL) == 0) {
+		memcpy(digest, e.digest, BERTH_DIGEST_LEN + 1);
 		berth_image_entry_release(&e);
-	} else if (b->o->pull) {
-		if (b->o->pull(b->o->pull_ctx, b->s, refstr, digest, err) < 0)
-			return berth_err_prefix(err, "FROM '%s'", refstr);
-	} else {
-		return berth_err_set(err, BERTH_E_NOT_FOUND,
-				     "FROM '%s': not in the store; pull it first", refstr);
+		return 0;
 	}
+	if (b->o->pull)
+		return b->o->pull(b->o->pull_ctx, b->s, refstr, digest, err);
+	return berth_err_set(err, BERTH_E_NOT_FOUND, "not in the store; pull it first");
+}
+
+/* The triggers fn of berth__df_load_onbuild: the image's config OnBuild. */
+static int image_triggers(void *ctx, const char *refstr, struct berth_strv *out,
+			  struct berth_err **err)
+{
+	struct builder *b = ctx;
+	char digest[BERTH_DIGEST_LEN + 1];
+	struct berth_manifest m;
+	struct berth_image_config cfg;
+	if (resolve_image(b, refstr, digest, err) < 0 ||
+	    berth_image_load(b->s, digest, &m, &cfg, err) < 0)
+		return -1;
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(json_object_get(cfg.json, "config"), "OnBuild"), i,
+			   t) if (json_is_string(t)) berth_strv_push(out, json_string_value(t));
+	berth_manifest_release(&m);
+	berth_image_config_release(&cfg);
+	return 0;
+}
+
+static int from_image(struct builder *b, struct state *st, const char *refstr, bool record,
+		      struct berth_err **err)
+{
+	char digest[BERTH_DIGEST_LEN + 1] = "";
+	if (resolve_image(b, refstr, digest, err) < 0)
+		return berth_err_prefix(err, "FROM '%s'", refstr);
+	int r;
 	struct berth_manifest m;
 	struct berth_image_config cfg;
 	if (berth_image_load(b->s, digest, &m, &cfg, err) < 0)
@@ -379,11 +405,6 @@ static int from_image(struct builder *b, struct state *st, const char *refstr, b
 	}
 	if (r == 0) {
 		st->cfg = json_deep_copy(cfg.json);
-		if (json_array_size(json_object_get(config_of(st), "OnBuild")))
-			r = berth_err_set(err, BERTH_E_UNSUPPORTED,
-					  "FROM '%s': the image has ONBUILD triggers, which berth "
-					  "does not run yet",
-					  refstr);
 		_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
 		berth_strv_push(&parts, "FROM");
 		key_of(digest, &parts, st->key);
@@ -416,6 +437,9 @@ static int do_from(struct builder *b, size_t idx, struct berth_err **err)
 	} else if (from_image(b, st, sg->base, true, err) < 0) {
 		return -1;
 	}
+	/* The base's triggers run in this stage (berth__df_load_onbuild put
+	 * them first); the image does not pass them on. */
+	json_object_del(config_of(st), "OnBuild");
 	st->name = sg->name;
 	return 0;
 }
@@ -1616,7 +1640,9 @@ static int build_stage(struct builder *b, int idx, struct berth_err **err)
 		return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
 	for (size_t i = 0; i < sg->n; i++) {
 		const struct berth_df_instr *in = &sg->instrs[i];
-		progress(b, "[%s %zu/%zu] %s\n", label, i + 2, total,
+		/* A trigger of the base carries the FROM's line. */
+		progress(b, "[%s %zu/%zu] %s%s\n", label, i + 2, total,
+			 in->line == sg->line ? "ONBUILD " : "",
 			 in->node && in->node->original ? in->node->original
 							: berth_df_kind_name(in->kind));
 		b->step_idx = (int)i + 1;
@@ -1826,8 +1852,14 @@ int berth_build(struct berth_store *s, const struct berth_build_opts *o,
 		b.sde = v;
 	}
 	struct berth_df_options dopt = {.build_args = o->build_args, .target = o->target};
-	if (berth_df_load(o->dockerfile, o->dockerfile_len, &dopt, &b.df, err) < 0)
-		return berth_err_prefix(err, "%s", o->dockerfile_name);
+	if (berth__df_load_onbuild(o->dockerfile, o->dockerfile_len, &dopt, image_triggers, &b,
+				   &b.df, err) < 0) {
+		berth_df_file_release(&b.df);
+		/* With a line, the caller names the file already. */
+		return err && *err && (*err)->line
+			   ? -1
+			   : berth_err_prefix(err, "%s", o->dockerfile_name);
+	}
 	for (size_t i = 0; i < b.df.warnings.n; i++)
 		progress(&b, "warning: %s\n", b.df.warnings.v[i]);
 	if (b.df.unused_build_args.n) {

@@ -3,6 +3,7 @@
 #define BERTH_BUILD_INT_H
 
 #include "build/build.h"
+#include "dockerfile/dockerfile.h"
 #include "image/image.h"
 
 /* ------------------------------------------ .dockerignore (ignore.c) */
@@ -131,6 +132,25 @@ bool berth__is_archive(int root_fd, const char *path);
  * an unlinked temporary file in tmpdir. */
 int berth__unpack_archive(int root_fd, const char *path, int dirfd, const char *tmpdir, long uid,
 			  long gid, struct berth_err **err);
+
+/* --------------------------------------------- ONBUILD (onbuild.c) */
+
+/* The OnBuild triggers of the image `ref` (a FROM reference) appended to
+ * *out; resolving it may pull it. */
+typedef int (*berth__triggers_fn)(void *ctx, const char *ref, struct berth_strv *out,
+				  struct berth_err **err);
+
+/* berth_df_load() with ONBUILD triggers run as BuildKit runs them: every
+ * stage the target needs whose base has triggers (an image's, from `fn`,
+ * or an earlier stage's own ONBUILD instructions) gets them right after its
+ * FROM, parsed and loaded as if written there (a trigger that is not one
+ * instruction, or is ONBUILD, FROM or MAINTAINER, is BERTH_E_INVALID).
+ * Lines in *out are the Dockerfile's; a trigger's instructions carry its
+ * FROM's line, which tells them apart. Release *out with
+ * berth_df_file_release() whatever the result. */
+int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct berth_df_options *opt,
+			   berth__triggers_fn fn, void *ctx, struct berth_df_file *out,
+			   struct berth_err **err);
 
 /* ----------------------------------------------- layers (commit.c) */
 
