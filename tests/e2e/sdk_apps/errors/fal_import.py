@@ -1,0 +1,5 @@
+import fal
+
+
+class FalApp(fal.App):
+    pass

@@ -1,0 +1,5 @@
+"""No App class here."""
+
+
+class NotAnApp:
+    pass

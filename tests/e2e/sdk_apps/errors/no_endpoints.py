@@ -1,0 +1,6 @@
+import berth
+
+
+class NoEndpoints(berth.App):
+    def setup(self):
+        pass

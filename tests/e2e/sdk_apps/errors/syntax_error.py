@@ -1,0 +1,5 @@
+import berth
+
+
+class Broken(berth.App)
+    pass
