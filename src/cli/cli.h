@@ -33,6 +33,7 @@ int cmd_logout(int argc, char **argv);
 int cmd_container(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* --- shared by the verbs (state.c, progress.c) --- */

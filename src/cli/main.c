@@ -13,6 +13,7 @@ static const struct cli_verb verbs[] = {
     {"images", cmd_images, "list stored images"},
     {"image", cmd_image, "inspect, remove, save and load images (OCI layouts)"},
     {"build", cmd_build, "build an image from a Dockerfile (BuildKit semantics, cached)"},
+    {"lint", cmd_lint, "check a Dockerfile: BuildKit's checks, hadolint's, berth's own"},
     {"run", cmd_run, "run an app locally: build, start one runner, serve it until Ctrl-C"},
     {"container", cmd_container, "run containers from stored images (run, ls, logs, stop, rm)"},
     {"secrets", cmd_secrets, "keep secrets encrypted at rest (set, list, unset)"},
