@@ -301,13 +301,56 @@ static const struct {
     {"timeout_seconds", "run.health.timeout"},
 };
 
-/* " (did you mean 'x'?)", " (it goes in scaling)" or " (known keys: ...)". */
+/* How to point at key_homes[i] from `section`. */
+static void point_home(const char *section, size_t i, char *out, size_t size)
+{
+	const char *path = key_homes[i].path;
+	const char *dot = strrchr(path, '.');
+	size_t plen = dot ? (size_t)(dot - path) : 0;
+	if (plen == strlen(section) && !strncmp(path, section, plen))
+		snprintf(out, size, " (did you mean '%s'?)", dot ? dot + 1 : path);
+	else if (!dot)
+		snprintf(out, size, " (did you mean '%s' at the top level?)", path);
+	else
+		snprintf(out, size, " (did you mean '%s'?)", path);
+}
+
+static bool same_key(const char *a, const char *b)
+{
+	char na[KEY_SHOWN + 1], nb[KEY_SHOWN + 1];
+	normalize_key(a, na, sizeof(na));
+	normalize_key(b, nb, sizeof(nb));
+	return !strcmp(na, nb);
+}
+
+/* " (did you mean 'x'?)", " (did you mean 'scaling.x'?)" or " (known keys:
+ * ...)". In order: the same key spelled otherwise, a key of another section
+ * or fal's name for it, a known key that starts the same, a near one. */
 static void suggest(const char *section, const char *key, const char *const *known, char *out,
 		    size_t size)
 {
 	size_t nknown = 0;
 	while (known[nknown])
 		nknown++;
+	for (size_t i = 0; i < nknown; i++) {
+		if (same_key(key, known[i])) {
+			snprintf(out, size, " (did you mean '%s'?)", known[i]);
+			return;
+		}
+	}
+	for (size_t i = 0; i < BERTH_ARRAY_SIZE(key_homes); i++) {
+		if (same_key(key, key_homes[i].key)) {
+			point_home(section, i, out, size);
+			return;
+		}
+	}
+	size_t klen = strlen(key);
+	for (size_t i = 0; klen >= 3 && i < nknown; i++) {
+		if (!strncmp(key, known[i], klen)) {
+			snprintf(out, size, " (did you mean '%s'?)", known[i]);
+			return;
+		}
+	}
 	const char *near = closest(key, known, nknown);
 	if (near) {
 		snprintf(out, size, " (did you mean '%s'?)", near);
@@ -318,18 +361,10 @@ static void suggest(const char *section, const char *key, const char *const *kno
 		homes[i] = key_homes[i].key;
 	near = closest(key, homes, BERTH_ARRAY_SIZE(key_homes));
 	for (size_t i = 0; near && i < BERTH_ARRAY_SIZE(key_homes); i++) {
-		if (homes[i] != near)
-			continue;
-		const char *path = key_homes[i].path;
-		const char *dot = strrchr(path, '.');
-		size_t plen = dot ? (size_t)(dot - path) : 0;
-		if (plen == strlen(section) && !strncmp(path, section, plen))
-			break; /* its home is here: not a helpful hint */
-		if (!dot)
-			snprintf(out, size, " (did you mean '%s' at the top level?)", path);
-		else
-			snprintf(out, size, " (did you mean '%s'?)", path);
-		return;
+		if (homes[i] == near) {
+			point_home(section, i, out, size);
+			return;
+		}
 	}
 	size_t len = (size_t)snprintf(out, size, " (known keys:");
 	for (size_t i = 0; i < nknown && len < size; i++)
@@ -466,7 +501,7 @@ static int get_duration(const struct vctx *c, const struct vnode *n, long long l
 		v = secs * 1000.0;
 		ok = isfinite(v);
 		if (ok && v >= 0 && v < 1e15)
-			v = (double)llround(v);
+			v = (double)(long long)(v + 0.5);
 	} else if (json_is_string(n->v)) {
 		const char *s = json_string_value(n->v);
 		int64_t ns = 0;
@@ -600,10 +635,12 @@ char *berth__app_clean_name(const char *s)
 			sep = true;
 			continue;
 		}
-		/* A hump: MyApp -> my-app, HTTPServer -> http-server. */
-		unsigned char prev = i ? (unsigned char)s[i - 1] : 0;
-		if (isupper(ch) &&
-		    (islower(prev) || (isupper(prev) && islower((unsigned char)s[i + 1]))))
+		/* A hump, as the SDK's app_name_for: MyApp -> my-app, v2App ->
+		 * v2-app, HTTPServer -> http-server. */
+		unsigned char prev = i ? (unsigned char)s[i - 1] : 0,
+			      next = (unsigned char)s[i + 1];
+		if (isupper(ch) && (islower(prev) || isdigit(prev) ||
+				    (isupper(prev) && (islower(next) || isdigit(next)))))
 			sep = true;
 		if (sep && n > 0) {
 			if (n >= 62)
@@ -871,16 +908,19 @@ static int check_image(const struct vctx *c, const struct vnode *top, struct ber
 		return r;
 	static const char *const sources[] = {"dockerfile", "dockerfile_path", "ref"};
 	const char *first = NULL;
+	struct vnode first_node = {0};
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(sources); i++) {
 		struct vnode src = member(&n, sources[i]);
 		if (absent(&src))
 			continue;
-		if (first)
-			return verr(c, &src,
-				    "image takes one of dockerfile, dockerfile_path and ref, got "
-				    "both '%s' and '%s'",
-				    first, sources[i]);
+		if (first) /* reported where the second was written */
+			return verr(
+			    c, line_of(c, &src) >= line_of(c, &first_node) ? &src : &first_node,
+			    "image takes one of dockerfile, dockerfile_path and ref, got "
+			    "both '%s' and '%s'",
+			    first, sources[i]);
 		first = sources[i];
+		first_node = src;
 	}
 	if (!first)
 		return verr(c, &n,

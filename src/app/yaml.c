@@ -591,7 +591,7 @@ static int parse_document(struct yconv *c, json_t **out)
 	r = parse_node(c, &ev, 1, &root);
 	yaml_event_delete(&ev);
 	if (r == 0 && json_is_null(root.v))
-		r = berth_err_set_line(c->err, BERTH_E_INVALID, line,
+		r = berth_err_set_line(c->err, BERTH_E_INVALID, 1,
 				       "the document is empty: a berth.yaml is a mapping of "
 				       "keys such as 'name:' and 'image:'");
 	else if (r == 0 && !json_is_object(root.v))
