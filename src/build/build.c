@@ -1269,48 +1269,82 @@ static int unpack_into(struct builder *b, const struct berth__copy_opts *base, c
 	return berth__unpack_archive(base->src_root_fd, path, dfd, b->work, uid, gid, err);
 }
 
-/* COPY --parents: each source lands under dest with its parent directories
- * (a/b/c.txt -> DEST/a/b/c.txt); a "/./" in a source pattern marks where the
- * kept part starts (x/./a/b.txt -> DEST/a/b.txt). */
-static int copy_parents(const struct berth_df_instr *in, const struct berth__copy_opts *base,
-			struct berth_err **err)
+/* COPY --parents, BuildKit's way: each source pattern splits at its first
+ * "/./" into a pivot (the part before, wildcards allowed; the root without
+ * one) and an include pattern below it (.dockerignore syntax, so `**`
+ * crosses directories); what it selects keeps its path below the pivot. */
+struct parents_group {
+	char *pivot;
+	struct berth__ignore *ig; /* .dockerignore, and --exclude below the pivot */
+	struct berth__source *src;
+	size_t n;
+};
+
+static void parents_free(struct parents_group *g, size_t n)
 {
-	for (size_t i = 0; i < base->nsrc; i++) {
-		const char *p = base->src[i].path;
-		/* The marker of the first pattern whose literal prefix p has. */
-		for (size_t k = 0; k < in->args.n; k++) {
-			const char *pat = in->args.v[k];
-			while (*pat == '/' || (pat[0] == '.' && pat[1] == '/'))
-				pat += *pat == '/' ? 1 : 2;
-			const char *mark = strstr(pat, "/./");
-			if (!mark || mark < pat)
+	for (size_t i = 0; i < n; i++) {
+		free(g[i].pivot);
+		berth__ignore_free(g[i].ig);
+		berth__sources_free(g[i].src, g[i].n);
+	}
+	free(g);
+}
+
+static int parents_select(struct builder *b, const struct berth_df_instr *in, int root_fd,
+			  bool from_ctx, const char *what, struct parents_group **out, size_t *nout,
+			  struct berth_err **err)
+{
+	for (size_t k = 0; k < in->args.n; k++) {
+		const char *pat = in->args.v[k];
+		const char *cut = strstr(pat, "/./");
+		_cleanup_free_ char *pivot_pat =
+		    cut ? berth_xstrndup(pat, (size_t)(cut - pat)) : NULL;
+		const char *include = cut ? cut + 3 : pat;
+		struct berth__source *pivots = NULL;
+		size_t npivots = 0;
+		if (pivot_pat && *pivot_pat) {
+			_cleanup_strv_ struct berth_strv one = BERTH_STRV_INIT;
+			berth_strv_push(&one, pivot_pat);
+			if (berth__sources_resolve(root_fd, &one, from_ctx ? b->ig : NULL, what,
+						   &pivots, &npivots, err) < 0)
+				return -1;
+		} else {
+			pivots = berth_xcalloc(1, sizeof(*pivots));
+			pivots[0] =
+			    (struct berth__source){.path = berth_xstrdup(""), .is_dir = true};
+			npivots = 1;
+		}
+		int r = 0;
+		size_t found = 0;
+		for (size_t i = 0; r == 0 && i < npivots; i++) {
+			if (!pivots[i].is_dir)
 				continue;
-			size_t pre = (size_t)(mark - pat) + 1; /* "x/" */
-			if (!strpbrk(pat, "*?[") || (size_t)(strpbrk(pat, "*?[") - pat) >= pre)
-				if (strncmp(p, pat, pre) == 0) {
-					p += pre;
-					break;
-				}
-		}
-		const char *dest = base->dest;
-		bool slash = *dest && dest[strlen(dest) - 1] == '/';
-		_cleanup_free_ char *dir = berth_xstrdup(p);
-		if (!base->src[i].is_dir) {
-			char *last = strrchr(dir, '/');
-			if (last)
-				*last = '\0';
+			struct parents_group g = {.pivot = berth_xstrdup(pivots[i].path)};
+			if (from_ctx)
+				r = berth__ignore_load(b->ctx_fd, &g.ig, err);
 			else
-				*dir = '\0';
+				g.ig = berth__ignore_new();
+			for (size_t e = 0; r == 0 && e < in->excludes.n; e++) {
+				_cleanup_free_ char *x =
+				    *g.pivot ? berth_xasprintf("%s/%s", g.pivot, in->excludes.v[e])
+					     : berth_xstrdup(in->excludes.v[e]);
+				r = berth__ignore_add(g.ig, x, err);
+			}
+			if (r == 0)
+				r = berth__sources_parents(root_fd, g.pivot, include, g.ig, what,
+							   &g.src, &g.n, err);
+			found += g.n;
+			*out = berth_xrealloc(*out, (*nout + 1) * sizeof(**out));
+			(*out)[(*nout)++] = g;
 		}
-		_cleanup_free_ char *d =
-		    berth_xasprintf("%s%s%s%s", dest, slash ? "" : "/", dir, *dir ? "/" : "");
-		struct berth__copy_opts one = *base;
-		one.src = &base->src[i];
-		one.nsrc = 1;
-		one.wildcard = false;
-		one.dest = d;
-		if (berth__copy(&one, err) < 0)
-			return -1;
+		berth__sources_free(pivots, npivots);
+		if (r < 0)
+			return r;
+		/* A literal path that selects nothing is missing, as without
+		 * --parents (a wildcard may select nothing). */
+		if (!found && !has_wildcard(pat))
+			return berth_err_set(err, BERTH_E_NOT_FOUND, "'%s' not found in %s", pat,
+					     what);
 	}
 	return 0;
 }
@@ -1370,13 +1404,19 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	}
 	struct berth__source *src = NULL;
 	size_t nsrc = 0;
-	if (berth__sources_resolve(root_fd, &in->args, ig, what, &src, &nsrc, err) < 0)
+	struct parents_group *groups = NULL;
+	size_t ngroups = 0;
+	if (in->parents ? parents_select(b, in, root_fd, ig != NULL, what, &groups, &ngroups, err)
+			: berth__sources_resolve(root_fd, &in->args, ig, what, &src, &nsrc, err)) {
+		parents_free(groups, ngroups);
 		return berth_err_prefix(err, "line %d: %s", in->line, kind);
+	}
 	int rc = 0;
 	/* --exclude: the context's .dockerignore plus each pattern, matched
-	 * under every source's directory (a file source: its own directory). */
+	 * under every source's directory (a file source: its own directory).
+	 * (--parents matches them under each pivot, in parents_select.) */
 	struct berth__ignore *ex = NULL;
-	if (in->excludes.n) {
+	if (in->excludes.n && !in->parents) {
 		if (ig && berth__ignore_load(b->ctx_fd, &ex, err) < 0)
 			rc = -1;
 		if (!ig)
@@ -1433,6 +1473,15 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 		else
 			berth_strv_pushf(&sums, "sum:%s=%s", *src[i].path ? src[i].path : ".", sum);
 	}
+	for (size_t g = 0; rc == 0 && g < ngroups; g++)
+		for (size_t i = 0; rc == 0 && i < groups[g].n; i++) {
+			char sum[BERTH_DIGEST_LEN + 1] = "";
+			const struct berth__source *one = &groups[g].src[i];
+			if (berth__sources_checksum(root_fd, one, 1, groups[g].ig, sum, err) < 0)
+				rc = berth_err_prefix(err, "line %d: %s", in->line, kind);
+			else
+				berth_strv_pushf(&sums, "sum:%s=%s", one->path, sum);
+		}
 	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
 	berth_strv_push(&parts, kind);
 	berth_strv_pushf(&parts, "from=%s", in->from ? in->from : "");
@@ -1475,9 +1524,16 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 			    .gid = t.gid,
 			    .mode = t.mode,
 			};
-			if (in->parents)
-				rc = copy_parents(in, &co, err);
-			else if (nplain || nsrc == 0)
+			if (in->parents) {
+				/* No group at all still makes dest. */
+				for (size_t g = 0; rc == 0 && g < (ngroups ? ngroups : 1); g++) {
+					co.src = ngroups ? groups[g].src : NULL;
+					co.nsrc = ngroups ? groups[g].n : 0;
+					co.ig = ngroups ? groups[g].ig : ig;
+					rc = berth__copy_parents(
+					    &co, ngroups ? groups[g].pivot : "", err);
+				}
+			} else if (nplain || nsrc == 0)
 				rc = berth__copy(&co, err);
 			/* --chown owns what an archive holds; without it the
 			 * archive's owners stay. */
@@ -1493,6 +1549,7 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 		copy_target_close(&t, rc < 0);
 	}
 	berth__sources_free(src, nsrc);
+	parents_free(groups, ngroups);
 	berth__ignore_free(ex);
 	if (rc == 0) {
 		memcpy(st->key, key, sizeof(st->key));

@@ -69,8 +69,9 @@ uint32_t berth__utf8_decode(const unsigned char *s, size_t len, size_t *width);
 /* ---------------------------------------- COPY sources (sources.c) */
 
 struct berth__source {
-	char *path;  /* clean path relative to the root; "" is the root itself */
-	bool is_dir; /* after following a symlink at the top (BuildKit follows the source path) */
+	char *path;    /* clean path relative to the root; "" is the root itself */
+	bool is_dir;   /* after following a symlink at the top (BuildKit follows the source path) */
+	bool nofollow; /* COPY --parents: a symlink here is itself the source */
 };
 
 /* Expand COPY/ADD source patterns against a root directory (the context or
@@ -84,6 +85,18 @@ int berth__sources_resolve(int root_fd, const struct berth_strv *patterns,
 			   const struct berth__ignore *ig, const char *what,
 			   struct berth__source **out, size_t *n, struct berth_err **err);
 void berth__sources_free(struct berth__source *src, size_t n);
+
+/* COPY --parents' selection, BuildKit's (an fsutil include pattern): below
+ * the directory `pivot` (a clean path in the root, "" the root), each entry
+ * whose path relative to the pivot matches `pattern` (.dockerignore syntax:
+ * `*` within a name, `**` across directories) is selected whole: a
+ * directory that matches brings everything below it and is not entered.
+ * Symlinks below the pivot are not followed (the sources are `nofollow`);
+ * what `ig` excludes is left out. Sorted; none is not an error. Free with
+ * berth__sources_free(). */
+int berth__sources_parents(int root_fd, const char *pivot, const char *pattern,
+			   const struct berth__ignore *ig, const char *what,
+			   struct berth__source **out, size_t *n, struct berth_err **err);
 
 /* A checksum of the sources' content, as BuildKit keys COPY: over every
  * entry below each source (ignored ones left out), in path order: relative
@@ -117,6 +130,15 @@ struct berth__copy_opts {
  * Contents, modes, mtimes and symlinks (not followed below the top) are
  * kept; ignored entries are skipped. Writes only beneath upper_fd. */
 int berth__copy(const struct berth__copy_opts *o, struct berth_err **err);
+
+/* COPY --parents: each source (below `pivot`, a clean path in the source
+ * root, "" the root) lands at dest/<its path below the pivot>; dest is a
+ * directory. The directories on the way that neither the upper nor the
+ * view has are made with the source directories' metadata (--chmod and
+ * --chown applied), as fsutil makes them; a directory source lands as
+ * itself. */
+int berth__copy_parents(const struct berth__copy_opts *o, const char *pivot,
+			struct berth_err **err);
 
 /* ------------------------------------------ local archives (archive.c) */
 

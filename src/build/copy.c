@@ -549,9 +549,23 @@ static int copy_source(struct copier *c, const struct berth__source *s, const ch
 		       bool into_dir, struct berth_err **err)
 {
 	int src_root = c->o->src_root_fd;
-	/* COPY follows a symlink at the top of a source; what is below is
-	 * copied as it is. */
-	int r = berth__resolve(&src_root, 1, s->path, BERTH__RESOLVE_MAY_MISS, NULL, &c->src_rel);
+	/* COPY follows a symlink at the top of a source (but --parents does
+	 * not); what is below is copied as it is. */
+	int r;
+	if (s->nofollow && strchr(s->path, '/')) {
+		_cleanup_free_ char *up =
+		    berth_xstrndup(s->path, (size_t)(base_name(s->path) - 1 - s->path));
+		r = berth__resolve(&src_root, 1, up, BERTH__RESOLVE_MAY_MISS, NULL, &c->src_rel);
+		if (r == 0)
+			berth__path_push(&c->src_rel, base_name(s->path));
+	} else if (s->nofollow) {
+		berth__path_truncate(&c->src_rel, 0);
+		berth_buf_addstr(&c->src_rel, s->path);
+		r = 0;
+	} else {
+		r = berth__resolve(&src_root, 1, s->path, BERTH__RESOLVE_MAY_MISS, NULL,
+				   &c->src_rel);
+	}
 	struct stat st;
 	if (r == 0)
 		r = lstat_in(src_root, c->src_rel.data, &st);
@@ -682,6 +696,136 @@ int berth__copy(const struct berth__copy_opts *o, struct berth_err **err)
 
 	/* Copied-up directories get the view's times last, so nothing made
 	 * in them afterwards moves their mtime. */
+	for (size_t i = c->ntimes; i-- > 0;) {
+		_cleanup_close_ int dfd = upper_dir(c, c->times[i].path, false, err);
+		if (dfd < 0)
+			return dfd;
+		if (futimens(dfd, c->times[i].ts) < 0)
+			return berth_err_sys(err, errno, "set the times of '/%s'",
+					     c->times[i].path);
+	}
+	return 0;
+}
+
+/* Make the directory `name` in parent (the upper path `path`) for COPY
+ * --parents, with the metadata of the source directory it stands for
+ * (--chmod and --chown applied); its times are set last. */
+static int make_from_source(struct copier *c, int parent, const char *name, const char *path,
+			    const struct stat *src, struct berth_err **err)
+{
+	if (mkdirat(parent, name, 0700) < 0)
+		return berth_err_sys(err, errno, "create directory '/%s'", path);
+	_cleanup_close_ int fd =
+	    openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "create directory '/%s'", path);
+	if (fchown(fd, owner_uid(c, src->st_uid), owner_gid(c, src->st_gid)) < 0 ||
+	    fchmod(fd, perm_of(c, src->st_mode)) < 0)
+		return berth_err_sys(err, errno, "set the owner and mode of '/%s'", path);
+	c->times = berth_xgrow(c->times, sizeof(*c->times), c->ntimes + 1, &c->times_cap);
+	c->times[c->ntimes++] =
+	    (struct dir_time){berth_xstrdup(path), {src->st_atim, src->st_mtim}};
+	return 0;
+}
+
+/* The directory `dst` (below the resolved destination, unresolved) for the
+ * source directory `src_path`: there already (in the upper or the image),
+ * or made from the source's metadata. The resolved path goes to *out. */
+static int parents_dir(struct copier *c, const char *dst, const char *src_path,
+		       struct berth_buf *out, struct berth_err **err)
+{
+	int layers[2] = {c->o->upper_fd, c->o->view_fd};
+	int r = berth__resolve(layers, 2, dst, BERTH__RESOLVE_MAY_MISS, NULL, out);
+	if (r < 0)
+		return r == -ENOTDIR ? berth_err_set(err, BERTH_E_INVALID,
+						     "cannot copy to '/%s': a part of it is not a "
+						     "directory",
+						     dst)
+				     : berth_err_sys(err, -r, "resolve '/%s'", dst);
+	struct stat st;
+	if (lookup(c, out->data, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return berth_err_set(err, BERTH_E_INVALID,
+					     "cannot copy into '/%s': it is not a directory", dst);
+		return 0;
+	}
+	struct stat src;
+	if ((r = lstat_in(c->o->src_root_fd, src_path, &src)) < 0)
+		return berth_err_sys(err, -r, "read '%s'", src_path);
+	_cleanup_free_ char *up = berth_xstrdup(out->data);
+	char *slash = strrchr(up, '/');
+	if (slash)
+		*slash = '\0';
+	_cleanup_close_ int pfd = upper_dir(c, slash ? up : "", true, err);
+	if (pfd < 0)
+		return pfd;
+	return make_from_source(c, pfd, base_name(out->data), out->data, &src, err);
+}
+
+int berth__copy_parents(const struct berth__copy_opts *o, const char *pivot, struct berth_err **err)
+{
+	_cleanup_(copier_freep) struct copier *c = berth_xcalloc(1, sizeof(*c));
+	c->o = o;
+	berth_buf_init(&c->src_rel, BERTH_BUF_UNLIMITED);
+	berth_buf_init(&c->dst_rel, BERTH_BUF_UNLIMITED);
+	_cleanup_buf_ struct berth_buf dest, at, src_path, resolved;
+	berth_buf_init(&dest, BERTH_BUF_UNLIMITED);
+	berth_buf_init(&at, BERTH_BUF_UNLIMITED);
+	berth_buf_init(&src_path, BERTH_BUF_UNLIMITED);
+	berth_buf_init(&resolved, BERTH_BUF_UNLIMITED);
+	/* The destination is a directory, made (and resolved) as COPY does. */
+	int layers[2] = {o->upper_fd, o->view_fd};
+	int r = berth__resolve(layers, 2, o->dest, BERTH__RESOLVE_MAY_MISS, NULL, &dest);
+	if (r < 0)
+		return r == -ENOTDIR ? berth_err_set(err, BERTH_E_INVALID,
+						     "cannot copy to '%s': a part of it is not a "
+						     "directory",
+						     o->dest)
+				     : berth_err_sys(err, -r, "resolve '%s'", o->dest);
+	struct stat st;
+	if (lookup(c, dest.data, &st) == 0 && !S_ISDIR(st.st_mode))
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "cannot copy to '%s': it is not a directory", o->dest);
+	int fd = upper_dir(c, dest.data, true, err);
+	if (fd < 0)
+		return fd;
+	close(fd);
+
+	size_t plen = *pivot ? strlen(pivot) + 1 : 0;
+	for (size_t i = 0; i < o->nsrc; i++) {
+		const struct berth__source *s = &o->src[i];
+		if (strncmp(s->path, pivot, strlen(pivot)) != 0 || strlen(s->path) < plen)
+			return berth_err_set(err, BERTH_E_INTERNAL, "'%s' is not below '%s'",
+					     s->path, pivot);
+		const char *rel = s->path + plen;
+		/* The directories between the pivot and the entry. */
+		berth__path_truncate(&at, 0);
+		berth_buf_addstr(&at, dest.data);
+		berth__path_truncate(&src_path, 0);
+		berth_buf_addstr(&src_path, pivot);
+		berth__path_truncate(&resolved, 0);
+		berth_buf_addstr(&resolved, dest.data);
+		const char *base = base_name(rel);
+		for (const char *p = rel; p < base;) {
+			const char *end = strchr(p, '/');
+			_cleanup_free_ char *name = berth_xstrndup(p, (size_t)(end - p));
+			p = end + 1;
+			berth__path_push(&at, name);
+			berth__path_push(&src_path, name);
+			berth__path_truncate(&resolved, 0);
+			if ((r = parents_dir(c, at.data, src_path.data, &resolved, err)) < 0)
+				return berth_err_prefix(err, "copy '%s'", s->path);
+		}
+		if (s->is_dir) {
+			/* A directory lands as itself, made with its metadata. */
+			berth__path_push(&resolved, base);
+			r = copy_source(c, s, resolved.data, false, err);
+		} else {
+			r = copy_source(c, s, resolved.data, true, err);
+		}
+		if (r < 0)
+			return berth_err_prefix(err, "copy '%s' to '%s'", s->path, o->dest);
+	}
 	for (size_t i = c->ntimes; i-- > 0;) {
 		_cleanup_close_ int dfd = upper_dir(c, c->times[i].path, false, err);
 		if (dfd < 0)

@@ -258,7 +258,7 @@ static void source_list_releasep(struct source_list *l)
 static void source_push(struct source_list *l, const char *path, bool is_dir)
 {
 	l->v = berth_xgrow(l->v, sizeof(*l->v), l->n + 1, &l->cap);
-	l->v[l->n++] = (struct berth__source){berth_xstrdup(path), is_dir};
+	l->v[l->n++] = (struct berth__source){.path = berth_xstrdup(path), .is_dir = is_dir};
 }
 
 struct expand {
@@ -643,7 +643,20 @@ int berth__sources_checksum(int root_fd, const struct berth__source *src, size_t
 		berth_sha256_update(&c->h, "source", 7);
 		berth_sha256_update(&c->h, src[i].path, strlen(src[i].path) + 1);
 		struct stat st;
-		int r = resolve_path(root_fd, src[i].path, ig, &c->root_rel, &st);
+		int r;
+		if (src[i].nofollow) {
+			/* The entry itself, through its resolved parent. */
+			const char *slash = strrchr(src[i].path, '/');
+			_cleanup_free_ char *up =
+			    slash ? berth_xstrndup(src[i].path, (size_t)(slash - src[i].path))
+				  : berth_xstrdup("");
+			r = berth__resolve(&root_fd, 1, up, BERTH__RESOLVE_MUST_EXIST, ig,
+					   &c->root_rel);
+			if (r == 0)
+				berth__path_push(&c->root_rel, slash ? slash + 1 : src[i].path);
+		} else {
+			r = resolve_path(root_fd, src[i].path, ig, &c->root_rel, &st);
+		}
 		if (r < 0)
 			return r == -ENOENT || r == -ENOTDIR
 				   ? berth_err_set(err, BERTH_E_NOT_FOUND, "'%s' not found",
@@ -669,5 +682,102 @@ int berth__sources_checksum(int root_fd, const struct berth__source *src, size_t
 			return berth_err_prefix(err, "checksum '%s'", src[i].path);
 	}
 	berth_sha256_final_digest(&c->h, out);
+	return 0;
+}
+
+/* ------------------------------------------------------ COPY --parents */
+
+static void ignore_freep_sources(struct berth__ignore **ig)
+{
+	berth__ignore_free(*ig);
+}
+
+struct parents_walk {
+	int root_fd;
+	const struct berth__ignore *match; /* the one include pattern */
+	const struct berth__ignore *ig;
+	const char *what;
+	size_t pivot_len; /* of the pivot's path, with its '/' when not "" */
+	struct source_list *out;
+};
+
+/* Walk the directory `dir` (relative to the root; never through a symlink
+ * below the pivot): an entry whose path below the pivot matches is
+ * selected whole, a directory that does not is entered. */
+static int parents_at(const struct parents_walk *w, struct berth_buf *dir, struct berth_err **err)
+{
+	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
+	{
+		_cleanup_close_ int fd = berth__open_in(
+		    w->root_fd, dir->data,
+		    O_PATH | O_DIRECTORY | (dir->len > w->pivot_len ? O_NOFOLLOW : 0));
+		int r = fd < 0 ? fd : berth__list_dir(fd, &names);
+		if (r == -ENOENT || r == -ENOTDIR)
+			return 0;
+		if (r < 0)
+			return berth_err_sys(err, -r, "read directory '/%s' of %s", dir->data,
+					     w->what);
+	}
+	size_t mark = dir->len;
+	int r = 0;
+	for (size_t k = 0; k < names.n && r == 0; k++) {
+		berth__path_push(dir, names.v[k]);
+		struct stat st;
+		_cleanup_close_ int fd = berth__open_in(w->root_fd, dir->data, O_PATH | O_NOFOLLOW);
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			const char *rel = dir->data + w->pivot_len;
+			if (berth__ignore_match(w->match, rel)) {
+				int kept = present(w->root_fd, dir, &st, w->ig);
+				if (kept < 0)
+					r = berth_err_sys(err, -kept, "read '/%s' of %s", dir->data,
+							  w->what);
+				else if (kept) {
+					source_push(w->out, dir->data, S_ISDIR(st.st_mode));
+					w->out->v[w->out->n - 1].nofollow = true;
+				}
+			} else if (S_ISDIR(st.st_mode)) {
+				r = parents_at(w, dir, err);
+			}
+		}
+		berth__path_truncate(dir, mark);
+	}
+	return r;
+}
+
+int berth__sources_parents(int root_fd, const char *pivot, const char *pattern,
+			   const struct berth__ignore *ig, const char *what,
+			   struct berth__source **out, size_t *n, struct berth_err **err)
+{
+	_cleanup_(ignore_freep_sources) struct berth__ignore *match = berth__ignore_new();
+	if (berth__ignore_add(match, pattern, err) < 0)
+		return -1;
+	_cleanup_(source_list_releasep) struct source_list list = {0};
+	_cleanup_buf_ struct berth_buf dir;
+	berth_buf_init(&dir, BERTH_BUF_UNLIMITED);
+	berth_buf_addstr(&dir, pivot);
+	struct parents_walk w = {root_fd, match, ig, what, *pivot ? strlen(pivot) + 1 : 0, &list};
+	/* Start below the pattern's literal directories: "a/b/x*.txt" never
+	 * needs more than a/b. */
+	_cleanup_strv_ struct berth_strv names = BERTH_STRV_INIT;
+	split_clean(pattern, &names);
+	for (size_t i = 0; i + 1 < names.n && !strpbrk(names.v[i], "*?[\\"); i++) {
+		struct stat st;
+		size_t mark = dir.len;
+		berth__path_push(&dir, names.v[i]);
+		_cleanup_close_ int fd = berth__open_in(root_fd, dir.data, O_PATH | O_NOFOLLOW);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			/* A link or a file there: the walk decides from above. */
+			berth__path_truncate(&dir, mark);
+			break;
+		}
+	}
+	int r = parents_at(&w, &dir, err);
+	if (r < 0)
+		return r;
+	if (list.n)
+		qsort(list.v, list.n, sizeof(*list.v), by_path);
+	*n = list.n;
+	*out = steal_pointer(&list.v);
+	list.n = 0;
 	return 0;
 }
