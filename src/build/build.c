@@ -50,20 +50,8 @@ struct builder {
 	int stage_idx, step_idx; /* the step being run */
 	char *inputs;            /* the current step's inputs, recorded once it succeeds */
 	int64_t sde;             /* SOURCE_DATE_EPOCH, or -1 */
+	struct berth__reporter rep;
 };
-
-static void progress(const struct builder *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void progress(const struct builder *b, const char *fmt, ...)
-{
-	if (!b->o->progress)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(b->o->progress, fmt, ap);
-	va_end(ap);
-	fflush(b->o->progress);
-}
 
 /* ------------------------------------------------------------- state */
 
@@ -303,26 +291,24 @@ static bool cache_hit(struct builder *b, struct state *st, const char *key,
 		      const struct berth_strv *parts)
 {
 	_cleanup_free_ char *why = step_reason(b, st->key, parts);
-	if (b->o->explain) {
-		progress(b, "  key %.19s from: parent %.19s\n", key, st->key);
-		for (size_t i = 0; i < parts->n; i++)
-			progress(b, "    %s\n", parts->v[i]);
-	}
+	if (b->o->explain)
+		berth__report_explain(&b->rep, key, st->key, parts);
 	struct berth_cache_rec rec;
 	char chain[BERTH_DIGEST_LEN + 1] = "";
 	bool found = !b->o->no_cache && berth_store_cache_get(b->s, key, &rec, NULL) == 0;
 	if (found)
 		berth_chain_id(st->n ? st->layers[st->n - 1].chain : NULL, rec.diff_id, chain);
 	if (!found || strcmp(chain, rec.chain) != 0) {
-		progress(b, "  cache miss: %s\n",
-			 b->o->no_cache ? "--no-cache"
-			 : why          ? why
-			 : found        ? "the cached layer was made on another parent"
-					: "not built before");
+		berth__report_miss(&b->rep, key,
+				   b->o->no_cache ? "--no-cache"
+				   : why          ? why
+				   : found        ? "the cached layer was made on another parent"
+						  : "not built before");
 		return false;
 	}
 	record_inputs(b);
 	push_layer(st, &rec);
+	berth__report_cached(&b->rep, key);
 	return true;
 }
 
@@ -412,7 +398,7 @@ static int from_image(struct builder *b, struct state *st, const char *refstr, b
 		if (record) {
 			_cleanup_free_ char *why = step_reason(b, "", &parts);
 			if (why)
-				progress(b, "  %s\n", why);
+				berth__report_info(&b->rep, "%s", why);
 			record_inputs(b);
 		}
 	}
@@ -847,10 +833,18 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	}
 	struct berth_runner *r = NULL;
 	int code = 0;
-	int pfd = b->o->progress ? fileno(b->o->progress) : -1;
-	struct berth_runner_io io = {pfd, pfd};
-	if (berth_runner_create(berth_store_home(b->s), &co, &r, err) < 0 ||
-	    berth_runner_run(r, &io, &code, err) < 0) {
+	struct berth__relay relay;
+	if (berth__report_output_start(&b->rep, &relay, err) < 0) {
+		berth_container_opts_release(&co);
+		berth_fs_remove_tree(AT_FDCWD, scratch, NULL);
+		return -1;
+	}
+	struct berth_runner_io io = {relay.out_fd, relay.err_fd};
+	int ran = berth_runner_create(berth_store_home(b->s), &co, &r, err);
+	if (ran == 0)
+		ran = berth_runner_run(r, &io, &code, err);
+	berth__report_output_end(&relay);
+	if (ran < 0) {
 		rc = berth_err_prefix(err, "line %d: RUN", in->line);
 	} else if (code != 0) {
 		rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
@@ -1001,9 +995,7 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 	berth_buf_addstr(&hist, " # buildkit");
 
 	int rc = 0;
-	if (cache_hit(b, st, key, &parts))
-		progress(b, "  CACHED\n");
-	else
+	if (!cache_hit(b, st, key, &parts))
 		rc = run_container(b, st, in, &args, &env, sc.name ? &sc : NULL, key, err);
 	if (rc == 0) {
 		memcpy(st->key, key, sizeof(st->key));
@@ -1138,7 +1130,6 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 		berth_strv_pushf(&parts, "sum=%s", in->checksum);
 		key_of(st->key, &parts, key);
 		if (cache_hit(b, st, key, &parts)) {
-			progress(b, "  CACHED\n");
 			memcpy(st->key, key, sizeof(st->key));
 			history_add(b, st, h, false);
 			return 0;
@@ -1153,7 +1144,7 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < in->args.n; i++) {
 		const char *url = in->args.v[i];
-		progress(b, "  downloading %s\n", url);
+		berth__report_info(&b->rep, "downloading %s", url);
 		_cleanup_free_ char *tmp = berth_xasprintf("%s/.part", dl);
 		_cleanup_close_ int fd =
 		    open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -1201,10 +1192,8 @@ static int do_add_url(struct builder *b, struct state *st, const struct berth_df
 	}
 	if (rc == 0 && !in->checksum) {
 		key_of(st->key, &parts, key);
-		if (cache_hit(b, st, key, &parts)) {
-			progress(b, "  CACHED\n");
+		if (cache_hit(b, st, key, &parts))
 			goto done;
-		}
 	}
 	if (rc == 0) {
 		struct copy_target t;
@@ -1503,9 +1492,7 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	for (size_t i = 0; i < in->args.n; i++)
 		wildcard |= has_wildcard(in->args.v[i]);
 
-	if (rc == 0 && cache_hit(b, st, key, &parts)) {
-		progress(b, "  CACHED\n");
-	} else if (rc == 0) {
+	if (rc == 0 && !cache_hit(b, st, key, &parts)) {
 		struct copy_target t;
 		rc = copy_target_open(b, st, in, -1, &t, err);
 		if (rc == 0) {
@@ -1582,9 +1569,7 @@ static int do_workdir(struct builder *b, struct state *st, const struct berth_df
 	char key[BERTH_DIGEST_LEN + 1];
 	key_of(st->key, &parts, key);
 	int rc = 0;
-	if (cache_hit(b, st, key, &parts)) {
-		progress(b, "  CACHED\n");
-	} else {
+	if (!cache_hit(b, st, key, &parts)) {
 		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
 		_cleanup_close_ int upper =
 		    scratch ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -1686,25 +1671,30 @@ static int build_stage(struct builder *b, int idx, struct berth_err **err)
 	snprintf(label, sizeof(label), "%s", sg->name ? sg->name : "");
 	if (!*label)
 		snprintf(label, sizeof(label), "stage-%d", idx);
-	size_t total = sg->n + 1;
-	progress(b, "[%s 1/%zu] FROM %s\n", label, total,
-		 sg->scratch ? "scratch"
-		 : sg->base  ? sg->base
-			     : "");
+	int total = (int)sg->n + 1;
+	_cleanup_free_ char *from = berth_xasprintf("FROM %s", sg->scratch ? "scratch"
+							       : sg->base  ? sg->base
+									   : "");
+	berth__report_step(&b->rep, label, idx, 1, total, from);
 	b->stage_idx = idx;
 	b->step_idx = 0;
 	if (do_from(b, (size_t)idx, err) < 0)
 		return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
+	berth__report_done(&b->rep, NULL);
 	for (size_t i = 0; i < sg->n; i++) {
 		const struct berth_df_instr *in = &sg->instrs[i];
+		struct state *st = &b->st[idx];
 		/* A trigger of the base carries the FROM's line. */
-		progress(b, "[%s %zu/%zu] %s%s\n", label, i + 2, total,
-			 in->line == sg->line ? "ONBUILD " : "",
-			 in->node && in->node->original ? in->node->original
-							: berth_df_kind_name(in->kind));
+		_cleanup_free_ char *text =
+		    berth_xasprintf("%s%s", in->line == sg->line ? "ONBUILD " : "",
+				    in->node && in->node->original ? in->node->original
+								   : berth_df_kind_name(in->kind));
+		berth__report_step(&b->rep, label, idx, (int)i + 2, total, text);
 		b->step_idx = (int)i + 1;
-		if (instr(b, &b->st[idx], in, err) < 0)
+		size_t before = st->n;
+		if (instr(b, st, in, err) < 0)
 			return -1;
+		berth__report_done(&b->rep, st->n > before ? st->layers[st->n - 1].digest : NULL);
 	}
 	return 0;
 }
@@ -1898,6 +1888,12 @@ int berth_build(struct berth_store *s, const struct berth_build_opts *o,
 		char digest_out[BERTH_DIGEST_LEN + 1], struct berth_err **err)
 {
 	struct builder b = {.s = s, .o = o, .ctx_fd = -1, .sde = -1};
+	b.rep = (struct berth__reporter){.out = o->progress,
+					 .json = o->progress_json,
+					 .secrets = o->secrets,
+					 .nsecrets = o->nsecrets};
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	if (sde && *sde) {
 		char *end;
@@ -1918,12 +1914,13 @@ int berth_build(struct berth_store *s, const struct berth_build_opts *o,
 			   : berth_err_prefix(err, "%s", o->dockerfile_name);
 	}
 	for (size_t i = 0; i < b.df.warnings.n; i++)
-		progress(&b, "warning: %s\n", b.df.warnings.v[i]);
+		berth__report_warning(&b.rep, "%s", b.df.warnings.v[i]);
 	if (b.df.unused_build_args.n) {
-		progress(&b, "warning: build args not used by any stage:");
+		_cleanup_buf_ struct berth_buf names;
+		berth_buf_init(&names, BERTH_BUF_UNLIMITED);
 		for (size_t i = 0; i < b.df.unused_build_args.n; i++)
-			progress(&b, " %s", b.df.unused_build_args.v[i]);
-		progress(&b, "\n");
+			berth_buf_addf(&names, " %s", b.df.unused_build_args.v[i]);
+		berth__report_warning(&b.rep, "build args not used by any stage:%s", names.data);
 	}
 	int rc = -1;
 	if (o->context) {
@@ -1963,6 +1960,13 @@ int berth_build(struct berth_store *s, const struct berth_build_opts *o,
 	}
 	if (build_stages(&b, err) == 0)
 		rc = write_image(&b, &b.st[b.df.target], digest_out, err);
+	if (rc == 0) {
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		berth__report_build(&b.rep, digest_out,
+				    (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+					(t1.tv_nsec - t0.tv_nsec) / 1000000);
+	}
 out:
 	if (b.work) {
 		unmount_views(&b);

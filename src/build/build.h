@@ -36,7 +36,8 @@ struct berth_build_opts {
 	const char *runtime;                 /* OCI runtime, NULL: detect */
 	const struct berth_build_secret *secrets;
 	size_t nsecrets;
-	FILE *progress; /* step lines, RUN output; NULL: quiet */
+	FILE *progress;     /* step lines, RUN output; NULL: quiet */
+	bool progress_json; /* one JSON object per line per event instead (docs/build.md) */
 	/* Pulls FROM images that are not in the store; NULL: missing is an error. */
 	int (*pull)(void *ctx, struct berth_store *s, const char *ref,
 		    char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err);

@@ -6,6 +6,9 @@
 #include "dockerfile/dockerfile.h"
 #include "image/image.h"
 
+#include <sys/types.h>
+#include <time.h>
+
 /* ------------------------------------------ .dockerignore (ignore.c) */
 
 /* The compiled patterns of a context's .dockerignore (moby's
@@ -173,6 +176,54 @@ typedef int (*berth__triggers_fn)(void *ctx, const char *ref, struct berth_strv 
 int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct berth_df_options *opt,
 			   berth__triggers_fn fn, void *ctx, struct berth_df_file *out,
 			   struct berth_err **err);
+
+/* ------------------------------------------- progress (report.c) */
+
+/* Where and how the build reports: plain lines or JSON events (NULL out:
+ * quiet), and the step being reported. */
+struct berth__reporter {
+	FILE *out;
+	bool json;
+	const struct berth_build_secret *secrets; /* values masked in everything reported */
+	size_t nsecrets;
+	bool in_step;
+	char stage[64];
+	int stage_index, step;
+	struct timespec started; /* the step's start, CLOCK_MONOTONIC */
+};
+
+/* s[0 .. len) with each secret value (3 bytes or more) as "****". free(). */
+char *berth__report_redact(const struct berth__reporter *r, const char *s, size_t len);
+
+/* A step starts (step is 1-based, FROM the first); the events after it
+ * until berth__report_done() belong to it. */
+void berth__report_step(struct berth__reporter *r, const char *stage, int stage_index, int step,
+			int steps, const char *text);
+void berth__report_cached(struct berth__reporter *r, const char *key);
+void berth__report_miss(struct berth__reporter *r, const char *key, const char *reason);
+/* --explain: what the step's key is made of. */
+void berth__report_explain(struct berth__reporter *r, const char *key, const char *parent,
+			   const struct berth_strv *parts);
+/* The step is done; layer: the digest of the layer it added, or NULL. */
+void berth__report_done(struct berth__reporter *r, const char *layer);
+void berth__report_info(struct berth__reporter *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void berth__report_warning(struct berth__reporter *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The image is written. */
+void berth__report_build(struct berth__reporter *r, const char *digest, int64_t duration_ms);
+
+/* Where a RUN's output goes: the stream itself (plain), or pipes to a
+ * relay process that reports each line as an event (JSON). */
+struct berth__relay {
+	int out_fd, err_fd; /* -1: nowhere (quiet) */
+	pid_t pid;
+	bool owned; /* the fds and the relay are ours to close and reap */
+};
+int berth__report_output_start(struct berth__reporter *r, struct berth__relay *rl,
+			       struct berth_err **err);
+/* Close the pipes and wait for the relay to report the last lines. */
+void berth__report_output_end(struct berth__relay *rl);
 
 /* ----------------------------------------------- layers (commit.c) */
 

@@ -15,7 +15,7 @@ static const char usage[] =
     "                   [--target STAGE] [--build-arg K=V]... [--no-cache|--force-env-build]\n"
     "                   [--secret id=ID,env=VAR|id=ID,src=FILE|id=ID,value=$NAME]...\n"
     "                   [--registry-auth HOST=USER:$NAME]... [--runtime NAME|PATH]\n"
-    "                   [--explain] [-q]\n"
+    "                   [--progress auto|plain|json] [--explain] [-q]\n"
     "\n"
     "Build an image from a Dockerfile with BuildKit's semantics: only the stages the\n"
     "target needs, RUN steps in containers, COPY from the build context (honouring\n"
@@ -27,7 +27,10 @@ static const char usage[] =
     "from an environment variable, a file, or the secret store ($NAME, see\n"
     "berth secrets); values never enter layers, history or cache keys.\n"
     "--registry-auth gives credentials for pulling FROM images from HOST, the\n"
-    "password usually a secret of the store ($NAME).\n";
+    "password usually a secret of the store ($NAME).\n"
+    "--progress plain prints each step, CACHED or why it missed, and RUN output on\n"
+    "stderr (auto, the default, is plain too); json prints one JSON object per\n"
+    "line per event instead (see docs/build.md), secret values masked.\n";
 
 struct secrets {
 	struct berth_build_secret *v;
@@ -110,7 +113,7 @@ static int add_secret(struct secrets *out, const char *spec, struct berth_err **
 struct build_cli {
 	const char *file, *str, *tag, *context, *target, *runtime;
 	struct berth_strv args;
-	bool no_cache, explain, quiet;
+	bool no_cache, explain, quiet, json;
 	struct secrets secrets;
 	json_t *registries; /* --registry-auth, passwords resolved */
 };
@@ -210,12 +213,25 @@ static int build(struct build_cli *c)
 	    .secrets = c->secrets.v,
 	    .nsecrets = c->secrets.n,
 	    .progress = c->quiet ? NULL : stderr,
+	    .progress_json = c->json,
 	    .pull = cli_pull_allowed() ? pull : NULL,
 	    .pull_ctx = c,
 	};
 	char digest[BERTH_DIGEST_LEN + 1];
 	int r = berth_build(s, &o, digest, &err);
 	berth_store_close(s);
+	if (r < 0 && c->json && !c->quiet) {
+		/* The error as one more event, so stderr stays all JSON. */
+		_cleanup_json_ json_t *e = json_pack("{s:s, s:s}", "type", "error", "message",
+						     err && err->msg ? err->msg : "build failed");
+		if (err && err->line > 0)
+			json_object_set_new(e, "line", json_integer(err->line));
+		char *text = json_dumps(e, JSON_COMPACT);
+		fprintf(stderr, "%s\n", text ? text : "{\"type\":\"error\"}");
+		free(text);
+		berth_err_free(err);
+		return CLI_FAIL;
+	}
 	if (r < 0)
 		return cli_fail(err, err && err->line > 0 ? o.dockerfile_name : NULL);
 	printf("%s\n", digest);
@@ -234,6 +250,7 @@ int cmd_build(int argc, char **argv)
 		O_SECRET,
 		O_EXPLAIN,
 		O_REGAUTH,
+		O_PROGRESS,
 	};
 	static const struct option opts[] = {
 	    {"file", required_argument, NULL, 'f'},
@@ -248,6 +265,7 @@ int cmd_build(int argc, char **argv)
 	    {"secret", required_argument, NULL, O_SECRET},
 	    {"registry-auth", required_argument, NULL, O_REGAUTH},
 	    {"explain", no_argument, NULL, O_EXPLAIN},
+	    {"progress", required_argument, NULL, O_PROGRESS},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -287,6 +305,17 @@ int cmd_build(int argc, char **argv)
 			break;
 		case O_EXPLAIN:
 			c.explain = true;
+			break;
+		case O_PROGRESS:
+			/* auto would redraw on a terminal; berth prints plain lines
+			 * there too. */
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "plain") != 0 &&
+			    strcmp(optarg, "auto") != 0) {
+				cli_usage("build", "--progress '%s': give auto, plain or json",
+					  optarg);
+				goto out;
+			}
+			c.json = !strcmp(optarg, "json");
 			break;
 		case O_SECRET:
 			if (add_secret(&c.secrets, optarg, &err) < 0) {
