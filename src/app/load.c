@@ -130,14 +130,18 @@ static void read_tail(int fd, struct berth_buf *out)
 	}
 }
 
-/* What python said on success (the SDK's notes on settings berth ignores)
- * goes to the log, a line each. */
+/* What python said on success goes to the log: the SDK's notes (settings
+ * berth ignores) as warnings, the app's own prints at import as debug. */
 static void log_notes(struct berth_buf *se)
 {
 	char *save = NULL;
-	for (char *line = strtok_r(se->data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (*line)
+	for (char *line = strtok_r(se->data, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "berth.spec: ", 12))
 			berth_log_warn("%s", line);
+		else if (*line)
+			berth_log_debug("python3 -m berth.spec: %s", line);
+	}
 }
 
 /* The environment for python: ours with sdk_dir in front of PYTHONPATH and

@@ -899,6 +899,12 @@ static int check_image(const struct vctx *c, const struct vnode *top, struct ber
 					   "context",    "build_args",      "secrets",
 					   "registries", "dockerignore",    NULL};
 	struct vnode n = member(top, "image");
+	if (absent(&n) && s->kind == BERTH_APP_SDK)
+		return verr(
+		    c, &n,
+		    "image is required: give the class an image "
+		    "(image = ContainerImage.from_dockerfile_str(...), from_dockerfile(path) "
+		    "or from_ref(ref)) with a python3 in it");
 	if (absent(&n))
 		return verr(c, &n,
 			    "image is required: give image.dockerfile (the text), "
