@@ -218,7 +218,6 @@ class Server(http.server.ThreadingHTTPServer):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "berth-runner/" + __version__
-    sys_version = ""
     timeout = KEEP_ALIVE_SECONDS
 
     # --- connection bookkeeping (see Server) ---
@@ -251,6 +250,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             super().finish()
         except OSError:
             pass
+
+    def version_string(self):
+        return self.server_version
 
     def log_request(self, code="-", size="-"):
         pass  # one line per request is written by _serve
@@ -592,11 +594,12 @@ def main(argv=None):
 
     while not signals:
         time.sleep(0.2)  # a signal interrupts the sleep
-    log("%s: stopping; waiting for requests in flight" % _signame(signals[-1]))
     runner.state = TERMINATING
     server.shutdown()          # no more accepts...
     server.socket.close()      # ...and new connections are refused
     server.close_idle_connections()
+    log("%s: stopping; new connections are refused, requests in flight finish"
+        % _signame(signals[-1]))
     server.server_close()      # waits for the requests in flight
     try:
         runner.call(runner.instance.teardown)

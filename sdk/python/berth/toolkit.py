@@ -76,10 +76,12 @@ def _store(data, content_type, file_name):
         return _data_url(data, content_type)
     try:
         return _upload(server, data, content_type, file_name)
-    except (OSError, ValueError, urllib.error.URLError) as e:
+    except urllib.error.HTTPError as e:
+        reason = "HTTP %d %s" % (e.code, e.reason)
+    except (OSError, ValueError) as e:  # URLError is an OSError
         reason = getattr(e, "reason", None) or e
-        _log("upload of '%s' to %s failed (%s): returning a data URL" % (file_name, server, reason))
-        return _data_url(data, content_type)
+    _log("upload of '%s' to %s failed (%s): returning a data URL" % (file_name, server, reason))
+    return _data_url(data, content_type)
 
 
 def _default_name(content_type):
