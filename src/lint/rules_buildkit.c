@@ -182,14 +182,19 @@ static void invalid_default(struct berth__lint *L, const struct berth_df_node *n
 		if (!bad)
 			berth_ref_release(&ref);
 	}
-	if (bad)
-		berth__lint_report(
-		    L, "InvalidDefaultArgInFrom", true, n->start_line, n->end_line,
-		    "give the ARG a default that names an image, e.g. `ARG "
-		    "BASE=debian:bookworm-slim`",
-		    "default value for ARG %s results in empty or invalid base image "
-		    "name",
-		    image);
+	if (!bad)
+		return;
+	/* The first variable the image uses, for the example. */
+	const char *v = strchr(image, '$') + 1;
+	v += *v == '{';
+	size_t vlen = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+	_cleanup_free_ char *fix = berth_xasprintf(
+	    "give the ARG a default that makes a valid image name: `ARG %.*s=<default>` before "
+	    "the first FROM",
+	    (int)vlen, v);
+	berth__lint_report(L, "InvalidDefaultArgInFrom", true, n->start_line, n->end_line, fix,
+			   "default value for ARG %s results in empty or invalid base image name",
+			   image);
 }
 
 /* The comment line right above `line` (no blank line between), as text
@@ -587,6 +592,8 @@ static void workdirs(struct berth__lint *L)
 				set = true;
 				continue;
 			}
+			if (!*v && strchr(raw, '$'))
+				continue; /* an undefined variable: UndefinedVar says so */
 			_cleanup_free_ char *fix =
 			    berth_xasprintf("use an absolute path: `WORKDIR %s`",
 					    in->resolved ? in->resolved : "/app");

@@ -1,0 +1,3 @@
+from debian:bookworm-slim
+run echo lower
+cmd ["echo"]

@@ -1,0 +1,4 @@
+FROM debian:bookworm-slim
+run echo lower
+RUN echo upper
+CMD ["echo"]

@@ -1,0 +1,4 @@
+FROM debian:bookworm-slim
+USER root
+RUN useradd --create-home app
+USER app

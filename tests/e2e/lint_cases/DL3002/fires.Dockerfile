@@ -1,0 +1,5 @@
+FROM debian:bookworm-slim
+RUN useradd --create-home app
+USER app
+RUN id
+USER root

@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+WORKDIR /srv/app
+RUN touch ready && echo "cd is only text here"

@@ -1,0 +1,2 @@
+FROM debian:bookworm-slim
+EXPOSE 8000-8010/tcp 65535

@@ -1,0 +1,4 @@
+# check=skip=MultipleInstructionsDisallowed
+FROM debian:bookworm-slim
+HEALTHCHECK CMD ["true"]
+HEALTHCHECK --interval=5s CMD ["true"]

@@ -1,0 +1,3 @@
+# check=skip=DuplicateStageName
+FROM debian:bookworm-slim AS build
+FROM debian:bookworm-slim AS build

@@ -1,0 +1,3 @@
+# check=skip=JSONArgsRecommended
+FROM debian:bookworm-slim
+ENTRYPOINT ["python3", "-m", "http.server", "8000"]

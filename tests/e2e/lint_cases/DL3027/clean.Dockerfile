@@ -1,0 +1,2 @@
+FROM debian:bookworm-slim
+RUN apt-get update && apt-cache policy curl && rm -rf /var/lib/apt/lists/*

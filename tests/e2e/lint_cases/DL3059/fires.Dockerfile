@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+RUN mkdir -p /srv
+RUN touch /srv/ready

@@ -1,0 +1,3 @@
+# check=skip=MaintainerDeprecated
+FROM debian:bookworm-slim
+MAINTAINER jane@example.com

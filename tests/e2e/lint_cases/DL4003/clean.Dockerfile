@@ -1,0 +1,4 @@
+# check=skip=MultipleInstructionsDisallowed
+FROM debian:bookworm-slim
+ENTRYPOINT ["echo"]
+CMD ["two"]

@@ -1,0 +1,4 @@
+# check=skip=MultipleInstructionsDisallowed
+FROM debian:bookworm-slim
+CMD ["echo", "one"]
+CMD ["echo", "two"]

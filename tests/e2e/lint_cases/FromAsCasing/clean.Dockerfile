@@ -1,0 +1,2 @@
+from debian:bookworm-slim as builder
+run echo built > /built

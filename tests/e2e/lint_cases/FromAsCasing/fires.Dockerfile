@@ -1,0 +1,2 @@
+FROM debian:bookworm-slim as builder
+RUN echo built > /built

@@ -1,0 +1,2 @@
+FROM debian:bookworm-slim
+CMD python3 -m http.server 8000

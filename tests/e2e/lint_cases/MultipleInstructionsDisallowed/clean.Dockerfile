@@ -1,0 +1,5 @@
+FROM debian:bookworm-slim AS base
+CMD ["echo", "one"]
+
+FROM base
+CMD ["echo", "two"]

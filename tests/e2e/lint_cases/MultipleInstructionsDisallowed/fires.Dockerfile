@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+CMD ["echo", "one"]
+CMD ["echo", "two"]

@@ -1,0 +1,2 @@
+FROM debian:bookworm-slim AS ctx
+RUN echo built > /built

@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+ARG PUBLIC_KEY
+ENV TOKENIZERS_PARALLELISM=false

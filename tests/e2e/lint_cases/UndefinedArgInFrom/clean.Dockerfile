@@ -1,0 +1,2 @@
+ARG VARIANT=bookworm-slim
+FROM debian:${VARIANT}

@@ -1,0 +1,2 @@
+FROM debian:bookworm-slim
+ENV CUDA_HOME=/usr/local/cuda

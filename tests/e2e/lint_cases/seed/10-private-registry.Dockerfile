@@ -1,0 +1,1 @@
+FROM myuser/image:tag
