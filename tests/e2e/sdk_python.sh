@@ -268,6 +268,9 @@ fi
 touch "$APP_STATE/stream-gate"
 wait "$cpid"
 expect_eq "sse: the second event follows once the gate opens" "$(sed -n 's/^data: //p' "$TMP/sse-gated" | jq -c .i | paste -sd,)" '0,1'
+curl -s0 -D "$TMP/h10" -X POST -d '{"n":2}' --max-time 10 "$URL/stream" >"$TMP/sse10"
+expect_eq "sse: an HTTP/1.0 client gets the events, the end of the stream closing the connection" \
+	"$(sed -n 's/^data: //p' "$TMP/sse10" | jq -c .i | paste -sd,) $(grep -ci '^connection: close' "$TMP/h10")" '0,1 1'
 req POST /astream '{"n":3}'
 expect_eq "sse: an async generator, with current_request" \
 	"$(sed -n 's/^data: //p' "$TMP/body" | jq -c '[.i, .endpoint]' | paste -sd' ')" '[0,"/astream"] [1,"/astream"] [2,"/astream"]'
@@ -363,6 +366,29 @@ wait_until 10 exited "$RPID"
 wait "$RPID"; rc=$?
 expect_eq "sigterm during setup: exit 0" "$rc" 0
 expect_eq "sigterm during setup: no teardown" "$(cat "$APP_STATE/teardown" 2>/dev/null || echo none)" none
+
+# --- async setup/teardown/health, SIGINT ---
+rm -rf "$APP_STATE" && mkdir -p "$APP_STATE"
+start_runner async "$APPS/async_app.py::AsyncApp"
+wait_until 20 grep -q 'ready in' "$TMP/async.log"
+check "async: an async setup() ran" test -e "$APP_STATE/async-setup"
+req GET /health
+expect_eq "async: an async health(), with a module imported from the app's directory" "$(body)" \
+	'{"custom":true,"greeting":"hello from a neighbour module","state":"RUNNING"}'
+req POST /same-loop
+expect_eq "async: endpoints run on the loop setup() ran on" "$(body)" '{"same":true}'
+req POST /from-path
+expect_eq "toolkit: File.from_path keeps the file's name and size" "$(jbody '[.content_type, .file_name, .file_size]')" \
+	"[\"text/plain\",\"Dockerfile\",$(wc -c <"$APPS/context/Dockerfile")]"
+req POST /nowhere '{"a":1}' -H 'Transfer-Encoding: chunked'
+expect_eq "runner: a chunked request body is read" "$CODE" 404
+curl -s -X POST -H 'Transfer-Encoding: chunked' -d '{"a":1}' "$URL/nowhere" --next -s -X POST "$URL/same-loop" >"$TMP/chunked"
+expect_eq "runner: ... to its end (the next request on the connection is fine)" "$(cat "$TMP/chunked")" \
+	'{"detail":"Path /nowhere not found"}{"same":true}'
+kill -INT "$RPID"
+wait "$RPID"; rc=$?
+expect_eq "sigint: exit 0" "$rc" 0
+expect_eq "sigint: an async teardown() ran once" "$(cat "$APP_STATE/async-teardown" 2>/dev/null)" x
 
 # --- setup failures ---
 start_runner fails "$APPS/setup_fails.py" SetupFails

@@ -37,7 +37,7 @@ import urllib.parse
 from berth import __version__, _openapi
 from berth._loader import UserError, find_app_class, import_file, split_target
 from berth.app import (AppException, FieldException, RequestContext, _current_request,
-                       collect_endpoints, is_stream)
+                       app_name_for, collect_endpoints, is_stream)
 from berth.models import ValidationError, to_jsonable, validate
 
 USAGE = "usage: python3 -m berth.runner FILE.py CLASS  (or FILE.py::CLASS)"
@@ -135,7 +135,7 @@ class Runner:
     def load(self, path, class_name):
         module = import_file(path)
         cls = find_app_class(module, path, class_name)
-        self.app_name = cls.app_name or cls.__name__
+        self.app_name = cls.app_name or app_name_for(cls.__name__)
         self.instance = cls(_allow_init=True)
         try:
             found = collect_endpoints(cls)
@@ -346,16 +346,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send_json(503, {"detail": "the app is starting: setup() has not finished",
                                          "state": STARTING})
         route = runner.routes.get(path)
-        allowed = route.methods() if route else ()
-        if not route and path in ("/health", "/openapi.json"):
-            allowed = ("GET",)
+        mine = route.methods() if route else ()
+        builtin = ("GET",) if path in ("/health", "/openapi.json") else ()
+        allowed = mine + tuple(m for m in builtin if m not in mine)
         if not allowed:
             return self._send_json(404, {"detail": "Path %s not found" % path})
         wanted = "GET" if method == "HEAD" else method
         if wanted not in allowed:
             return self._send_json(405, {"detail": "Method Not Allowed"},
                                    [("Allow", ", ".join(allowed))])
-        if route:
+        if wanted in mine:
             return self._endpoint(route, wanted, body)
         if path == "/openapi.json":
             return self._send_bytes(200, runner.openapi(), "application/json")
