@@ -200,4 +200,28 @@ int berth_app_image(struct berth_store *s, const struct berth_app_spec *spec,
 		    const struct berth_app_image_opts *o, char **ref_out,
 		    char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err);
 
+/* ----------------------------------------- a runner of the app (app_runner.c) */
+
+struct berth_container_opts;
+
+/* Where the SDK and the app's code appear inside an SDK app's container. */
+#define BERTH_APP_SDK_MOUNT "/opt/berth/sdk"
+#define BERTH_APP_CODE_MOUNT "/app"
+
+/* Fill o->image, image_digest, lowers and image_config from the stored image
+ * `ref` (a canonical name), unpacking layers that are not unpacked yet.
+ * NOT_FOUND when the image is not in the store. */
+int berth_app_container_image(struct berth_store *s, const char *ref,
+			      struct berth_container_opts *o, struct berth_err **err);
+
+/* The rest of a runner's options: the command (the app's, or the SDK runner
+ * with the SDK at `sdk_dir` and the app's directory mounted read-only), $PORT
+ * = port, BERTH_APP, BERTH_RUNNER_ID, run.env, the secrets the app lists
+ * (from `secrets`; a missing one is an error that names it; their values
+ * are masked in the output), /data mounts under `home`, GPUs and the grace
+ * period. Call after berth_app_container_image(). */
+int berth_app_runner_opts(const struct berth_app_spec *spec, const char *home,
+			  const char *sdk_dir, unsigned port, struct berth_secrets *secrets,
+			  struct berth_container_opts *o, struct berth_err **err);
+
 #endif

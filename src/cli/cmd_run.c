@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +39,6 @@ static const char usage[] =
     "Requests are forwarded to the runner; its logs stream here. App code is\n"
     "mounted, not built in: editing it never rebuilds the image.\n";
 
-/* Where the SDK and the app's code appear inside the container. */
-#define SDK_MOUNT "/opt/berth/sdk"
-#define APP_MOUNT "/app"
 /* Lines of the app's log shown when it fails. */
 #define TAIL_LINES 12
 
@@ -98,108 +94,26 @@ static int app_image(const struct run_cli *c, const struct berth_app_spec *spec,
 
 /* ------------------------------------------------------ container options */
 
-static void add_bind(struct berth_container_opts *o, const char *src, const char *dst, bool ro)
-{
-	o->binds = berth_xrealloc(o->binds, (o->nbinds + 1) * sizeof(*o->binds));
-	o->binds[o->nbinds++] = (struct berth_bind){berth_xstrdup(src), berth_xstrdup(dst), ro};
-}
-
-/* The image's value of an environment variable, or NULL. */
-static const char *image_env(const struct berth_container_opts *o, const char *key)
-{
-	const json_t *env = json_object_get(o->image_config, "Env");
-	size_t i, klen = strlen(key);
-	const json_t *v;
-	json_array_foreach(env, i, v)
-	{
-		const char *kv = json_string_value(v);
-		if (kv && !strncmp(kv, key, klen) && kv[klen] == '=')
-			return kv + klen + 1;
-	}
-	return NULL;
-}
-
-/* The app's secrets (names it may see) as environment variables. */
-static int add_secrets(const struct berth_app_spec *spec, struct berth_container_opts *o)
-{
-	if (!spec->secrets.n)
-		return CLI_OK;
-	struct berth_err *err = NULL;
-	struct berth_secrets *store;
-	if (berth_secrets_open(cli_home(), &store, &err) < 0)
-		return cli_fail(err, NULL);
-	int rc = CLI_OK;
-	for (size_t i = 0; i < spec->secrets.n && rc == CLI_OK; i++) {
-		const char *name = spec->secrets.v[i];
-		char *value = NULL;
-		size_t len = 0;
-		if (berth_secrets_get(store, name, &value, &len, &err) < 0) {
-			berth_err_prefix(&err, "the app's secrets list '%s'", name);
-			rc = cli_fail(err, NULL);
-			break;
-		}
-		berth_strv_pushf(&o->env, "%s=%.*s", name, (int)len, value);
-		berth_strv_push(&o->redact, value);
-		berth_secret_free(value, len);
-	}
-	berth_secrets_close(store);
-	return rc;
-}
-
 static int container_opts(const struct run_cli *c, const struct berth_app_spec *spec,
 			  const char *sdk_dir, unsigned rport, struct berth_container_opts *o)
 {
-	o->network = BERTH_NET_HOST;
-	o->id_env = berth_xstrdup("BERTH_RUNNER_ID");
+	struct berth_err *err = NULL;
+	struct berth_secrets *secrets = NULL;
+	if (spec->secrets.n && berth_secrets_open(cli_home(), &secrets, &err) < 0)
+		return cli_fail(err, NULL);
+	int r = berth_app_runner_opts(spec, cli_home(), sdk_dir, rport, secrets, o, &err);
+	berth_secrets_close(secrets);
+	if (r < 0)
+		return cli_fail(err, NULL);
 	o->runtime = c->runtime ? berth_xstrdup(c->runtime) : NULL;
-	o->gpus = spec->gpus;
+	/* Where GPU devices, driver libraries and tools are looked for (tests
+	 * stand up a fake driver with these). */
 	o->gpu_opts.dev_dir = getenv("BERTH_GPU_DEV_DIR");
 	o->gpu_opts.lib_dirs = getenv("BERTH_GPU_LIB_DIRS");
 	o->gpu_opts.bin_dirs = getenv("BERTH_GPU_BIN_DIRS");
-	o->stop_grace = (int)((spec->termination_grace_ms + 999) / 1000);
-	if (o->stop_grace < 1)
-		o->stop_grace = 1;
-
-	if (spec->kind == BERTH_APP_SDK) {
-		_cleanup_free_ char *copy = berth_xstrdup(spec->sdk_file);
-		_cleanup_free_ char *copy2 = berth_xstrdup(spec->sdk_file);
-		add_bind(o, sdk_dir, SDK_MOUNT, true);
-		add_bind(o, dirname(copy), APP_MOUNT, true);
-		o->set_entrypoint = true;
-		berth_strv_push(&o->cmd, "python3");
-		berth_strv_push(&o->cmd, "-m");
-		berth_strv_push(&o->cmd, "berth.runner");
-		berth_strv_pushf(&o->cmd, APP_MOUNT "/%s", basename(copy2));
-		berth_strv_push(&o->cmd, spec->sdk_class);
-		const char *pp = image_env(o, "PYTHONPATH");
-		berth_strv_pushf(&o->env, "PYTHONPATH=" SDK_MOUNT "%s%s", pp && *pp ? ":" : "",
-				 pp ? pp : "");
-		berth_strv_push(&o->env, "PYTHONUNBUFFERED=1");
-		berth_strv_push(&o->env, "BERTH_HOST=127.0.0.1");
-	} else if (spec->command.n) {
-		o->set_entrypoint = true;
-		berth_strv_copy(&o->cmd, &spec->command);
-	}
-	berth_strv_pushf(&o->env, "PORT=%u", rport);
-	berth_strv_pushf(&o->env, "BERTH_APP=%s", spec->name);
-	for (size_t i = 0; i < spec->env.n; i++)
-		berth_strv_push(&o->env, spec->env.v[i]);
 	for (size_t i = 0; i < c->env.n; i++)
 		berth_strv_push(&o->env, c->env.v[i]);
-
-	for (size_t i = 0; i < spec->data_mounts.n; i++) {
-		const char *p = spec->data_mounts.v[i];
-		if (!strcmp(p, "/data")) {
-			o->data_volume = true;
-			continue;
-		}
-		_cleanup_free_ char *host = berth_xasprintf("%s%s", cli_home(), p);
-		struct berth_err *err = NULL;
-		if (berth_fs_mkdir_p(host, 0755, &err) < 0)
-			return cli_fail(err, NULL);
-		add_bind(o, host, p, false);
-	}
-	return add_secrets(spec, o);
+	return CLI_OK;
 }
 
 /* ------------------------------------------------------------ the front */

@@ -1,6 +1,7 @@
 /* The image half of running a container: find the image in the store
  * (pulling it when it is not there, as `docker run` does), make sure its
  * layers are unpacked, and hand the runtime the layer dirs and config. */
+#include "app/app.h"
 #include "cli/cli.h"
 #include "registry/registry.h"
 #include "runtime/runtime.h"
@@ -8,20 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int layers_ready(struct berth_store *s, const struct berth_manifest *m,
-			const struct berth_image_config *cfg, struct berth_strv *dirs)
-{
-	char chain[BERTH_DIGEST_LEN + 1] = "";
-	bool all = true;
-	for (size_t i = 0; i < m->nlayers && i < cfg->diff_ids.n; i++) {
-		berth_chain_id(*chain ? chain : NULL, cfg->diff_ids.v[i], chain);
-		if (!berth_store_layer_ready(s, chain))
-			all = false;
-		berth_strv_push_owned(dirs, berth_store_layer_dir(s, chain));
-	}
-	return all ? 0 : -1;
-}
 
 void cli_recover_runners(void)
 {
@@ -70,43 +57,20 @@ int cli_container_image(const char *refstr, struct berth_container_opts *o, bool
 	if (cli_open_store(&s) != CLI_OK)
 		return CLI_FAIL;
 	struct berth_err *err = NULL;
-	struct berth_image_entry e = {0};
-	int r = berth_store_lookup(s, name, &e, &err);
+	int r = berth_app_container_image(s, name, o, &err);
 	if (r == -BERTH_E_NOT_FOUND && !cli_pull_allowed()) {
-		r = berth_err_prefix(&err, "'%s' is not in the store (BERTH_PULL=never)", refstr);
+		berth_err_prefix(&err, "'%s' is not in the store (BERTH_PULL=never)", refstr);
 	} else if (r == -BERTH_E_NOT_FOUND) {
 		berth_err_free(err);
 		err = NULL;
-		_cleanup_strv_ struct berth_strv insecure = BERTH_STRV_INIT;
-		struct berth_transfer_opts t;
-		cli_transfer_init(&t, &insecure);
-		if (quiet)
-			t.status = NULL, t.progress = NULL;
-		r = berth_pull(s, refstr, &t, &e, &err);
-		cli_transfer_done();
+		char digest[BERTH_DIGEST_LEN + 1];
+		r = cli_pull(s, refstr, NULL, quiet, digest, &err);
 		if (r < 0)
 			berth_err_prefix(&err, "'%s' is not in the store and pulling it failed",
 					 refstr);
+		else
+			r = berth_app_container_image(s, name, o, &err);
 	}
-	struct berth_manifest m = {0};
-	struct berth_image_config cfg = {0};
-	if (r == 0)
-		r = berth_image_load(s, e.digest, &m, &cfg, &err);
-	if (r == 0 && m.nlayers != cfg.diff_ids.n)
-		r = berth_err_set(&err, BERTH_E_INVALID,
-				  "image '%s': %zu layers but %zu diff_ids in its config", refstr,
-				  m.nlayers, cfg.diff_ids.n);
-	if (r == 0 && layers_ready(s, &m, &cfg, &o->lowers) < 0)
-		r = berth_image_unpack(s, e.digest, NULL, NULL, &err);
-	if (r == 0) {
-		o->image = berth_xstrdup(refstr);
-		o->image_digest = berth_xstrdup(e.digest);
-		json_t *c = json_object_get(cfg.json, "config");
-		o->image_config = json_is_object(c) ? json_incref(c) : NULL;
-	}
-	berth_manifest_release(&m);
-	berth_image_config_release(&cfg);
-	berth_image_entry_release(&e);
 	berth_store_close(s);
 	return r < 0 ? cli_fail(err, NULL) : CLI_OK;
 }
