@@ -1258,6 +1258,40 @@ static int unpack_into(struct builder *b, const struct berth__copy_opts *base, c
 	return berth__unpack_archive(base->src_root_fd, path, dfd, b->work, uid, gid, err);
 }
 
+/* ADD's sources in the order written, as BuildKit takes them (a later one
+ * wins where two land on the same path): runs of plain ones copied, each
+ * archive unpacked into dest. --chown owns what an archive holds; without
+ * it the archive's owners stay. */
+static int copy_with_archives(struct builder *b, const struct berth_df_instr *in,
+			      const struct berth__copy_opts *all, const bool *is_arch, long uid,
+			      long gid, struct berth_err **err)
+{
+	size_t dl = strlen(all->dest);
+	if (all->nsrc > 1 && (!dl || all->dest[dl - 1] != '/'))
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "When using COPY with more than one source file, the "
+				     "destination must be a directory and end with a /");
+	for (size_t i = 0; i < all->nsrc;) {
+		if (is_arch[i]) {
+			if (unpack_into(b, all, all->src[i].path, in->chown ? uid : -1, gid, err) <
+			    0)
+				return -1;
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < all->nsrc && !is_arch[j])
+			j++;
+		struct berth__copy_opts run = *all;
+		run.src = &all->src[i];
+		run.nsrc = j - i;
+		if (berth__copy(&run, err) < 0)
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
 /* COPY --parents, BuildKit's way: each source pattern splits at its first
  * "/./" into a pivot (the part before, wildcards allowed; the root without
  * one) and an include pattern below it (.dockerignore syntax, so `**`
@@ -1445,13 +1479,11 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	 * by their content) into dest unless --unpack=false; the other sources
 	 * are copied. */
 	_cleanup_free_ bool *is_arch = berth_xcalloc(nsrc + 1, sizeof(*is_arch));
-	_cleanup_free_ struct berth__source *plain = berth_xcalloc(nsrc + 1, sizeof(*plain));
-	size_t nplain = 0;
+	size_t narch = 0;
 	for (size_t i = 0; i < nsrc; i++) {
 		is_arch[i] = in->kind == BERTH_DF_ADD && in->unpack != 0 && !src[i].is_dir &&
 			     berth__is_archive(root_fd, src[i].path);
-		if (!is_arch[i])
-			plain[nplain++] = src[i];
+		narch += is_arch[i];
 	}
 	/* One checksum per source, so a miss can name the file that changed. */
 	_cleanup_strv_ struct berth_strv sums = BERTH_STRV_INIT;
@@ -1500,8 +1532,8 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 				t.uid = t.gid = -1; /* from a stage or image, owners are kept */
 			struct berth__copy_opts co = {
 			    .src_root_fd = root_fd,
-			    .src = plain,
-			    .nsrc = nplain,
+			    .src = src,
+			    .nsrc = nsrc,
 			    .wildcard = wildcard,
 			    .ig = ig,
 			    .dest = dest_abs,
@@ -1520,14 +1552,11 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 					rc = berth__copy_parents(
 					    &co, ngroups ? groups[g].pivot : "", err);
 				}
-			} else if (nplain || nsrc == 0)
+			} else if (!narch) {
 				rc = berth__copy(&co, err);
-			/* --chown owns what an archive holds; without it the
-			 * archive's owners stay. */
-			for (size_t i = 0; rc == 0 && i < nsrc; i++)
-				if (is_arch[i])
-					rc = unpack_into(b, &co, src[i].path,
-							 in->chown ? t.uid : -1, t.gid, err);
+			} else {
+				rc = copy_with_archives(b, in, &co, is_arch, t.uid, t.gid, err);
+			}
 			if (rc < 0)
 				berth_err_prefix(err, "line %d: %s", in->line, kind);
 		}
@@ -1564,8 +1593,15 @@ static int do_workdir(struct builder *b, struct state *st, const struct berth_df
 		history_add(b, st, h, true);
 		return 0;
 	}
+	/* BuildKit makes it (and its missing parents) as the USER, 0755. */
+	const char *user = config_str(st, "User");
+	long uid = 0, gid = 0;
+	if (user && *user && chown_ids(view, user, &uid, &gid, err) < 0)
+		return berth_err_prefix(err, "line %d: WORKDIR %s: USER %s", in->line, dir, user);
 	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
 	berth_strv_pushf(&parts, "WORKDIR %s", dir);
+	if (user && *user)
+		berth_strv_pushf(&parts, "user=%ld:%ld", uid, gid);
 	char key[BERTH_DIGEST_LEN + 1];
 	key_of(st->key, &parts, key);
 	int rc = 0;
@@ -1573,9 +1609,19 @@ static int do_workdir(struct builder *b, struct state *st, const struct berth_df
 		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
 		_cleanup_close_ int upper =
 		    scratch ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		_cleanup_free_ char *slashed = berth_xasprintf("%s/", dir);
+		/* Made as COPY makes a destination: the parents the image has
+		 * keep their metadata. */
+		struct berth__copy_opts co = {.src_root_fd = view,
+					      .dest = slashed,
+					      .view_fd = view,
+					      .upper_fd = upper,
+					      .uid = uid,
+					      .gid = gid,
+					      .mode = -1};
 		if (upper < 0)
 			rc = scratch ? berth_err_sys(err, errno, "open '%s'", scratch) : -1;
-		else if (berth_fs_mkdir_beneath(upper, dir, 0755, err) < 0)
+		else if (berth__copy(&co, err) < 0)
 			rc = berth_err_prefix(err, "line %d: WORKDIR", in->line);
 		if (rc == 0)
 			rc = add_cached_or_commit(b, st, key, scratch, err);

@@ -82,8 +82,10 @@ struct berth__source {
  * and ".." clamped, symlinks resolved beneath the root). Go filepath.Match
  * wildcards per component. A literal path that does not exist (or is
  * ignored) is BERTH_E_NOT_FOUND: "'x' not found in the build context"; a
- * wildcard that matches nothing selects nothing. Sorted, without
- * duplicates. `ig` may be NULL. Free with berth__sources_free(). */
+ * wildcard that matches nothing selects nothing. In the order of the
+ * patterns, as BuildKit copies them (a later source wins where two land on
+ * the same path; one named twice is there twice), each wildcard's matches
+ * in path order. `ig` may be NULL. Free with berth__sources_free(). */
 int berth__sources_resolve(int root_fd, const struct berth_strv *patterns,
 			   const struct berth__ignore *ig, const char *what,
 			   struct berth__source **out, size_t *n, struct berth_err **err);

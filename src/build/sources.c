@@ -394,21 +394,14 @@ int berth__sources_resolve(int root_fd, const struct berth_strv *patterns,
 {
 	_cleanup_(source_list_releasep) struct source_list list = {0};
 	for (size_t i = 0; i < patterns->n; i++) {
+		size_t first = list.n;
 		int r = resolve_one(root_fd, patterns->v[i], ig, what, &list, err);
 		if (r < 0)
 			return r;
+		/* A wildcard's matches in path order (BuildKit walks them so). */
+		if (list.n - first > 1)
+			qsort(list.v + first, list.n - first, sizeof(*list.v), by_path);
 	}
-	if (list.n)
-		qsort(list.v, list.n, sizeof(*list.v), by_path);
-	size_t kept = 0;
-	for (size_t i = 0; i < list.n; i++) {
-		if (kept && strcmp(list.v[kept - 1].path, list.v[i].path) == 0) {
-			free(list.v[i].path);
-			continue;
-		}
-		list.v[kept++] = list.v[i];
-	}
-	list.n = kept;
 	*n = list.n;
 	*out = steal_pointer(&list.v);
 	list.n = 0;

@@ -101,6 +101,25 @@ echo new >"$P/x/new.txt"
 cbuild "$P" par:7 $'FROM bb:1\nCOPY --parents **/*.txt /p/' >/dev/null
 expect_eq "a new file ** selects misses too, and is copied" "$(grep -c CACHED "$TMP/log"):$(run par:7 cat /p/x/new.txt)" "0:new"
 
+# Sources in the order written: where two land on the same path, the later wins.
+mkdir -p "$TMP/ord/one" "$TMP/ord/two"
+echo first >"$TMP/ord/one/f"; echo second >"$TMP/ord/two/f"
+cbuild "$TMP/ord" ord:1 $'FROM bb:1\nCOPY two/ one/ /x/\nCOPY one/ two/ /y/' >/dev/null || diag <"$TMP/log"
+expect_eq "COPY takes its sources in the order written (the later wins)" \
+	"$(run ord:1 cat /x/f /y/f)" "first
+second"
+# WORKDIR is made as the USER (BuildKit's mkdir WithUser), parents too;
+# directories the image has keep their owner.
+build wd:1 $'FROM bb:1\nUSER app\nWORKDIR /home/app/w\nUSER 1234\nWORKDIR /tmp/n/m' >/dev/null || diag <"$TMP/log"
+expect_eq "WORKDIR is made as the USER, missing parents too; existing ones keep theirs" \
+	"$(run wd:1 stat -c '%n %u:%g %a' /home /home/app /home/app/w /tmp /tmp/n /tmp/n/m)" \
+	"/home 1000:1000 755
+/home/app 1000:1000 755
+/home/app/w 1000:1000 755
+/tmp 0:0 1777
+/tmp/n 1234:1234 755
+/tmp/n/m 1234:1234 755"
+
 expect_eq "nothing is left mounted under the test directory" \
 	"$(grep -F " $TMP" /proc/self/mountinfo)" ""
 done_testing

@@ -362,8 +362,9 @@ static void test_sources(void)
 		 "excludes it>",
 		 "ignored_dir/drop");
 	RESOLVES("ignored_dir/keep", "ignored_dir/*");
-	/* Sorted, without duplicates. */
-	RESOLVES("a.txt,b.txt,c.md", "c.md", "*.txt", "a.txt");
+	/* In the order written (a later source wins, as in BuildKit), each
+	 * wildcard's matches sorted; a path named twice is there twice. */
+	RESOLVES("c.md,a.txt,b.txt,a.txt", "c.md", "*.txt", "a.txt");
 	RESOLVES("<invalid: bad pattern 'x/[a': malformed character class>", "x/[a");
 
 	const char *stage[] = {"secret2.txt", NULL};
