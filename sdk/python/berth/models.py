@@ -355,7 +355,8 @@ def _validate_generic(origin, args, value, loc, errors):
                 out[key] = item
         return _INVALID if bad else out
     if origin in _SEQUENCE_ORIGINS:
-        kind = {tuple: "tuple", set: "set", frozenset: "set"}.get(origin, "list")
+        kind = {tuple: "tuple", set: "set", frozenset: "set", collections.abc.Set: "set",
+                collections.abc.MutableSet: "set"}.get(origin, "list")
         if not isinstance(value, (list, tuple, set, frozenset)):
             return _error(errors, loc, kind + "_type", "Input should be a valid %s" % kind, value)
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
@@ -375,7 +376,7 @@ def _validate_generic(origin, args, value, loc, errors):
             return _INVALID
         if origin is tuple:
             return tuple(out)
-        if origin in (set, frozenset) or kind == "set":
+        if kind == "set":
             return set(out)
         return out
     if origin is type:

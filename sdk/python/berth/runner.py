@@ -224,15 +224,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        self._mark_idle()
+        with self.server.lock:
+            if not self.server.stopping:
+                self.server.idle.add(self)
+                return
+        # Accepted just before a stop: drop it rather than wait for its request.
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _mark_idle(self):
+        """Between two requests: a stop may close the connection now."""
         with self.server.lock:
-            if self.server.stopping:
-                self.close_connection = True
-                self.server.idle.discard(self)
-            else:
+            if not self.server.stopping:
                 self.server.idle.add(self)
+                return
+        self.close_connection = True
 
     def parse_request(self):
         with self.server.lock:
@@ -327,6 +336,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 size = int(line.split(b";")[0].strip(), 16)
             except ValueError:
+                size = -1
+            if size < 0:
                 raise _HttpError(400, "bad chunked body", close=True)
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
