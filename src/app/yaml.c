@@ -544,7 +544,8 @@ static const char *describe_top(const json_t *v)
 	}
 }
 
-/* Expect an event of `type`; anything else is "what" went wrong. */
+/* Expect an event of `type`: a second document where the stream should end
+ * is the user's mistake, anything else a bug. */
 static int expect(struct yconv *c, yaml_event_type_t type)
 {
 	yaml_event_t ev;

@@ -783,6 +783,10 @@ static void test_sdk_json(void)
 	_cleanup_free_ char *t6 =
 	    berth_xstrdup("{\"sdk\": {\"class\": \"A\"}, \"image\": {\"ref\": \"busybox\"}}");
 	err_json(t6, "sdk.file is required", "sdk without file");
+	_cleanup_free_ char *t7 = berth_xasprintf(
+	    "{\"sdk\": {\"file\": \"%s\", \"class\": \"A\", \"endpoints\": [\"/\"]}}", app);
+	err_json(t7, "image is required: give the class an image (image = ContainerImage.",
+		 "an SDK app without an image: how to give the class one");
 	err_json("[1, 2]", "an app spec must be a mapping", "JSON that is not an object");
 	ok_json("{\"image\": {\"ref\": \"busybox\"}, \"run\": {\"env\": {\"N\": 1.5, \"M\": 7}}}",
 		"JSON numbers where strings are expected");
