@@ -639,6 +639,14 @@ static const struct berth_build_secret *find_secret(const struct builder *b, con
 	return NULL;
 }
 
+static const struct berth_build_ssh *find_ssh(const struct builder *b, const char *id)
+{
+	for (size_t i = 0; id && i < b->o->nssh; i++)
+		if (strcmp(b->o->ssh[i].id, id) == 0)
+			return &b->o->ssh[i];
+	return NULL;
+}
+
 /* RUN --mount: secrets (files on the runtime's tmpfs, or env), caches
  * (persistent directories under $BERTH_HOME/cache/mounts), tmpfs, and
  * bind mounts of the context or a stage. */
@@ -724,10 +732,28 @@ static int add_mounts(struct builder *b, const struct berth_df_instr *in,
 			    berth_xstrdup(path), berth_xstrdup(m->target), true};
 			break;
 		}
-		case BERTH_DF_MOUNT_SSH:
-			return berth_err_set(
-			    err, BERTH_E_UNSUPPORTED,
-			    "RUN --mount=type=ssh is not supported by this berth yet");
+		case BERTH_DF_MOUNT_SSH: {
+			/* The agent's socket itself, bound read-only (connect
+			 * needs no write access to a socket); it keeps the
+			 * agent's owner and mode. */
+			const struct berth_build_ssh *a = find_ssh(b, m->id);
+			if (!a) {
+				if (m->required)
+					return berth_err_set(err, BERTH_E_NOT_FOUND,
+							     "ssh agent '%s' is required; give it "
+							     "with --ssh %s[=SOCKET]",
+							     m->id, m->id);
+				break;
+			}
+			co->binds =
+			    berth_xrealloc(co->binds, (co->nbinds + 1) * sizeof(*co->binds));
+			co->binds[co->nbinds++] = (struct berth_bind){
+			    berth_xstrdup(a->socket), berth_xstrdup(m->target), true};
+			/* BuildKit points SSH_AUTH_SOCK at the first one. */
+			if (!berth_env_get(&co->env, "SSH_AUTH_SOCK", 13))
+				berth_env_set(&co->env, "SSH_AUTH_SOCK", m->target);
+			break;
+		}
 		}
 	}
 	return 0;

@@ -23,6 +23,12 @@ struct berth_build_secret {
 	size_t len;
 };
 
+/* An SSH agent a RUN --mount=type=ssh,id=ID reaches (berth build --ssh). */
+struct berth_build_ssh {
+	char *id;
+	char *socket; /* the agent's socket on this host */
+};
+
 struct berth_build_opts {
 	const char *dockerfile; /* the text */
 	size_t dockerfile_len;
@@ -36,6 +42,8 @@ struct berth_build_opts {
 	const char *runtime;                 /* OCI runtime, NULL: detect */
 	const struct berth_build_secret *secrets;
 	size_t nsecrets;
+	const struct berth_build_ssh *ssh; /* also used by ADD of a git@ source ("default") */
+	size_t nssh;
 	FILE *progress;     /* step lines, RUN output; NULL: quiet */
 	bool progress_json; /* one JSON object per line per event instead (docs/build.md) */
 	/* Pulls FROM images that are not in the store; NULL: missing is an error. */

@@ -5,17 +5,19 @@
 #include "registry/registry.h"
 #include "secrets/secrets.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "usage: berth build [-f FILE|-] [--dockerfile-str STR] [-t NAME:TAG] [--context DIR]\n"
     "                   [--target STAGE] [--build-arg K=V]... [--no-cache|--force-env-build]\n"
     "                   [--secret id=ID,env=VAR|id=ID,src=FILE|id=ID,value=$NAME]...\n"
     "                   [--registry-auth HOST=USER:$NAME]... [--runtime NAME|PATH]\n"
-    "                   [--progress auto|plain|json] [--explain] [-q]\n"
+    "                   [--ssh ID[=SOCKET]]... [--progress auto|plain|json] [--explain] [-q]\n"
     "\n"
     "Build an image from a Dockerfile with BuildKit's semantics: only the stages the\n"
     "target needs, RUN steps in containers, COPY from the build context (honouring\n"
@@ -28,6 +30,8 @@ static const char usage[] =
     "berth secrets); values never enter layers, history or cache keys.\n"
     "--registry-auth gives credentials for pulling FROM images from HOST, the\n"
     "password usually a secret of the store ($NAME).\n"
+    "--ssh default[=SOCKET] lets RUN --mount=type=ssh (and ADD of a git@ source)\n"
+    "reach an SSH agent: SOCKET, or $SSH_AUTH_SOCK.\n"
     "--progress plain prints each step, CACHED or why it missed, and RUN output on\n"
     "stderr (auto, the default, is plain too); json prints one JSON object per\n"
     "line per event instead (see docs/build.md), secret values masked.\n";
@@ -109,12 +113,54 @@ static int add_secret(struct secrets *out, const char *spec, struct berth_err **
 	return 0;
 }
 
+struct agents {
+	struct berth_build_ssh *v;
+	size_t n;
+};
+
+static void agents_release(struct agents *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->v[i].id);
+		free(a->v[i].socket);
+	}
+	free(a->v);
+}
+
+/* --ssh ID[=SOCKET]: an SSH agent's socket (default $SSH_AUTH_SOCK). */
+static int add_ssh(struct agents *out, const char *spec, struct berth_err **err)
+{
+	const char *eq = strchr(spec, '=');
+	_cleanup_free_ char *id = berth_xstrndup(spec, eq ? (size_t)(eq - spec) : strlen(spec));
+	const char *sock = eq ? eq + 1 : getenv("SSH_AUTH_SOCK");
+	if (!*id || strchr(id, ','))
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "--ssh '%s': give ID or ID=SOCKET (ID usually default)", spec);
+	if (!sock || !*sock)
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "--ssh %s: $SSH_AUTH_SOCK is not set; start ssh-agent or give "
+				     "%s=SOCKET",
+				     id, id);
+	struct stat st;
+	if (stat(sock, &st) < 0)
+		return berth_err_sys(err, errno, "--ssh %s: '%s'", id, sock);
+	if (!S_ISSOCK(st.st_mode))
+		return berth_err_set(err, BERTH_E_INVALID,
+				     "--ssh %s: '%s' is not a socket; give an SSH agent's socket "
+				     "(key files are not supported)",
+				     id, sock);
+	out->v = berth_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+	out->v[out->n++] = (struct berth_build_ssh){steal_pointer(&id), berth_xstrdup(sock)};
+	return 0;
+}
+
 /* What the command line asked for. */
 struct build_cli {
 	const char *file, *str, *tag, *context, *target, *runtime;
 	struct berth_strv args;
 	bool no_cache, explain, quiet, json;
 	struct secrets secrets;
+	struct agents ssh;
 	json_t *registries; /* --registry-auth, passwords resolved */
 };
 
@@ -212,6 +258,8 @@ static int build(struct build_cli *c)
 	    .runtime = c->runtime,
 	    .secrets = c->secrets.v,
 	    .nsecrets = c->secrets.n,
+	    .ssh = c->ssh.v,
+	    .nssh = c->ssh.n,
 	    .progress = c->quiet ? NULL : stderr,
 	    .progress_json = c->json,
 	    .pull = cli_pull_allowed() ? pull : NULL,
@@ -251,6 +299,7 @@ int cmd_build(int argc, char **argv)
 		O_EXPLAIN,
 		O_REGAUTH,
 		O_PROGRESS,
+		O_SSH,
 	};
 	static const struct option opts[] = {
 	    {"file", required_argument, NULL, 'f'},
@@ -266,6 +315,7 @@ int cmd_build(int argc, char **argv)
 	    {"registry-auth", required_argument, NULL, O_REGAUTH},
 	    {"explain", no_argument, NULL, O_EXPLAIN},
 	    {"progress", required_argument, NULL, O_PROGRESS},
+	    {"ssh", required_argument, NULL, O_SSH},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -323,6 +373,12 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case O_SSH:
+			if (add_ssh(&c.ssh, optarg, &err) < 0) {
+				rc = cli_fail(err, NULL);
+				goto out;
+			}
+			break;
 		case O_REGAUTH:
 			if (add_registry_auth(&c, optarg, &err) < 0) {
 				rc = cli_fail(err, NULL);
@@ -348,6 +404,7 @@ int cmd_build(int argc, char **argv)
 		rc = build(&c);
 out:
 	secrets_release(&c.secrets);
+	agents_release(&c.ssh);
 	berth_strv_release(&c.args);
 	json_decref(c.registries);
 	return rc;

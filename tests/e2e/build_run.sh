@@ -70,6 +70,41 @@ build here:5 $'FROM bb:1\nRUN <<EOF\n#!/bin/sh\nexit 7\nEOF' >/dev/null; rc=$?
 check "a failing #! script fails the build" test "$rc" -ne 0
 check "  with BuildKit's message and its exit code" grep -q "exit code: 7" "$TMP/log"
 
+# --- RUN --mount=type=ssh with an ssh-agent (openssh-client) ---
+if command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null && command -v ssh-keygen >/dev/null &&
+	command -v ldd >/dev/null; then
+	S=$TMP/ssh
+	mkdir -p "$S/ctx/root/usr/bin"
+	eval "$(ssh-agent -s -a "$S/agent.sock")" >/dev/null
+	ON_EXIT+=("kill $SSH_AGENT_PID 2>/dev/null")
+	ssh-keygen -q -t ed25519 -N '' -C berth-test-key -f "$S/key" && ssh-add -q "$S/key" 2>/dev/null
+	# ssh-add and what it links, for the busybox image.
+	cp "$(command -v ssh-add)" "$S/ctx/root/usr/bin/ssh-add"
+	for f in $(ldd "$(command -v ssh-add)" | grep -o '/[^ ]*'); do
+		mkdir -p "$S/ctx/root$(dirname "$f")" && cp -L "$f" "$S/ctx/root$f"
+	done
+	DFS='FROM bb:1
+COPY root/ /
+RUN --mount=type=ssh /usr/bin/ssh-add -l > /keys; echo "$SSH_AUTH_SOCK" > /sock
+RUN --mount=type=ssh,id=work,target=/agent SSH_AUTH_SOCK=/agent /usr/bin/ssh-add -l | grep -c berth-test-key > /work-keys
+'
+	cbuild "$S/ctx" ssh:1 "$DFS" --ssh default --ssh "work=$S/agent.sock" >/dev/null || diag <"$TMP/log"
+	check "RUN --mount=type=ssh: ssh-add -l inside sees the agent's key (--ssh default: \$SSH_AUTH_SOCK)" \
+		grep -q 'ED25519.*berth-test-key\|berth-test-key.*ED25519' <<<"$(run ssh:1 cat /keys)"
+	expect_eq "  SSH_AUTH_SOCK points at the default target" "$(run ssh:1 cat /sock)" /run/buildkit/ssh_agent.0
+	expect_eq "  --ssh ID=SOCKET, mounted at the target given" "$(run ssh:1 cat /work-keys)" 1
+	expect_eq "  the socket is in no layer" "$(layer_files ssh:1 2)" "keys sock "
+	cbuild "$S/ctx" ssh:2 $'FROM bb:1\nCOPY root/ /\nRUN --mount=type=ssh /usr/bin/ssh-add -l >/dev/null 2>&1 && echo agent > /r || echo none > /r' \
+		>/dev/null || diag <"$TMP/log"
+	expect_eq "an ssh mount without --ssh is left out (not required)" "$(run ssh:2 cat /r)" none
+	build ssh:3 $'FROM bb:1\nRUN --mount=type=ssh,required=true true' >/dev/null; rc=$?
+	check "  a required one fails the build, naming it" grep -q "ssh agent 'default' is required" "$TMP/log"
+	build ssh:4 $'FROM bb:1\nRUN true' --ssh "default=$S/key" >/dev/null; rc=$?
+	check "--ssh with a key file instead of a socket is refused" grep -q "is not a socket" "$TMP/log"
+else
+	skip "RUN --mount=type=ssh" "ssh-agent, ssh-add, ssh-keygen or ldd is not installed (openssh-client)"
+fi
+
 expect_eq "nothing is left mounted under the test directory" \
 	"$(grep -F " $TMP" /proc/self/mountinfo)" ""
 done_testing
