@@ -236,6 +236,8 @@ static char *step_reason(struct builder *b, const char *parent, const struct ber
 			return berth_xasprintf("file %.*s changed", (int)(eq - p - 4), p + 4);
 		if (!strncmp(p, "content=", 8))
 			return berth_xstrdup("the downloaded file changed");
+		if (!strncmp(p, "commit=", 7))
+			return berth_xasprintf("the git ref is now commit %.12s", p + 7);
 		if (!strncmp(p, "digest=", 7))
 			return berth_xstrdup("base image updated");
 		if (!strncmp(p, "mount=", 6))
@@ -1036,7 +1038,7 @@ static int do_run(struct builder *b, struct state *st, const struct berth_df_ins
 static bool is_url(const char *s)
 {
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ||
-	       strncmp(s, "git@", 4) == 0;
+	       berth__git_source(s);
 }
 
 static bool has_wildcard(const char *s)
@@ -1127,14 +1129,6 @@ static int copy_target_open(struct builder *b, struct state *st, const struct be
 static int do_add_url(struct builder *b, struct state *st, const struct berth_df_instr *in,
 		      struct berth_err **err)
 {
-	for (size_t i = 0; i < in->args.n; i++)
-		if (strncmp(in->args.v[i], "git@", 4) == 0 || strstr(in->args.v[i], ".git#") ||
-		    (strlen(in->args.v[i]) > 4 &&
-		     strcmp(in->args.v[i] + strlen(in->args.v[i]) - 4, ".git") == 0))
-			return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
-						  "ADD of a git repository ('%s') is not supported "
-						  "by this berth yet",
-						  in->args.v[i]);
 	if (in->checksum && (in->args.n != 1 || strncmp(in->checksum, "sha256:", 7) != 0 ||
 			     !berth_digest_valid(in->checksum)))
 		return berth_err_set_line(err, BERTH_E_INVALID, in->line,
@@ -1252,6 +1246,92 @@ done:
 	berth_fs_remove_tree(AT_FDCWD, dl, NULL);
 	if (rc == 0) {
 		memcpy(st->key, key, sizeof(st->key));
+		history_add(b, st, h, false);
+	}
+	return rc;
+}
+
+/* ADD URL#ref:subdir of a git repository: keyed by the commit the ref names
+ * now (resolved every build, like BuildKit; a commit id as the ref pins
+ * it), the checkout (without .git unless --keep-git-dir) copied into
+ * dest as a directory's contents, owned by root unless --chown. */
+static int do_add_git(struct builder *b, struct state *st, const struct berth_df_instr *in,
+		      struct berth_err **err)
+{
+	struct berth__git_ref g;
+	if (berth__git_parse(in->args.v[0], &g, err) < 0)
+		return berth_err_prefix(err, "line %d: ADD", in->line);
+	const struct berth_build_ssh *agent = find_ssh(b, "default");
+	const char *sock = agent ? agent->socket : NULL;
+	_cleanup_free_ char *commit = NULL;
+	_cleanup_free_ char *dest_abs = dest_path(st, in);
+	/* (The front end takes only sha256/384/512 digests for --checksum,
+	 * so BuildKit's commit-id --checksum for git cannot reach here.) */
+	int rc = 0;
+	if (in->checksum)
+		rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
+					"ADD --checksum is for http(s) URLs; pin a git source with "
+					"a commit id as its ref (URL#<commit>)");
+	if (rc == 0 && (rc = berth__git_resolve(&g, sock, &commit, err)) < 0)
+		berth_err_prefix(err, "line %d: ADD", in->line);
+	_cleanup_strv_ struct berth_strv parts = BERTH_STRV_INIT;
+	char key[BERTH_DIGEST_LEN + 1] = "";
+	if (rc == 0) {
+		berth__report_info(&b->rep, "git %s#%s is %s", g.remote, g.ref ? g.ref : "HEAD",
+				   commit);
+		berth_strv_push(&parts, "ADD-GIT");
+		berth_strv_pushf(&parts, "src=%s", in->args.v[0]);
+		berth_strv_pushf(&parts, "commit=%s", commit);
+		berth_strv_pushf(&parts, "keep-git-dir=%d", in->keep_git_dir);
+		berth_strv_pushf(&parts, "dest=%s", dest_abs);
+		berth_strv_pushf(&parts, "chown=%s", in->chown ? in->chown : "");
+		berth_strv_pushf(&parts, "chmod=%s", in->chmod ? in->chmod : "");
+		key_of(st->key, &parts, key);
+	}
+	if (rc == 0 && !cache_hit(b, st, key, &parts)) {
+		_cleanup_free_ char *dir = berth_xasprintf("%s/git%d", b->work, b->nviews++);
+		struct berth__source *src = NULL;
+		size_t nsrc = 0;
+		_cleanup_close_ int root = -1;
+		rc = berth__git_checkout(&g, commit, dir, in->keep_git_dir, sock, err);
+		if (rc == 0 && (root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			rc = berth_err_sys(err, errno, "open '%s'", dir);
+		if (rc == 0) {
+			_cleanup_strv_ struct berth_strv pat = BERTH_STRV_INIT;
+			berth_strv_push(&pat, g.subdir ? g.subdir : "/");
+			_cleanup_free_ char *what = berth_xasprintf("git '%s'", g.remote);
+			rc = berth__sources_resolve(root, &pat, NULL, what, &src, &nsrc, err);
+		}
+		struct copy_target t = {.view = -1, .upper = -1};
+		if (rc == 0)
+			rc = copy_target_open(b, st, in, -1, &t, err);
+		if (rc == 0) {
+			struct berth__copy_opts co = {
+			    .src_root_fd = root,
+			    .src = src,
+			    .nsrc = nsrc,
+			    .dest = dest_abs,
+			    .view_fd = t.view,
+			    .upper_fd = t.upper,
+			    .uid = t.uid,
+			    .gid = t.gid,
+			    .mode = t.mode,
+			};
+			rc = berth__copy(&co, err);
+		}
+		if (rc == 0)
+			rc = add_cached_or_commit(b, st, key, t.scratch, err);
+		else
+			berth_err_prefix(err, "line %d: ADD", in->line);
+		copy_target_close(&t, rc < 0);
+		berth__sources_free(src, nsrc);
+		berth_fs_remove_tree(AT_FDCWD, dir, NULL);
+	}
+	berth__git_ref_release(&g);
+	if (rc == 0) {
+		memcpy(st->key, key, sizeof(st->key));
+		_cleanup_free_ char *h = berth_xasprintf(
+		    "%s # buildkit", in->node && in->node->original ? in->node->original : "ADD");
 		history_add(b, st, h, false);
 	}
 	return rc;
@@ -1408,6 +1488,15 @@ static int do_copy(struct builder *b, struct state *st, const struct berth_df_in
 	size_t urls = 0;
 	for (size_t i = 0; i < in->args.n; i++)
 		urls += is_url(in->args.v[i]);
+	size_t gits = 0;
+	for (size_t i = 0; i < in->args.n; i++)
+		gits += berth__git_source(in->args.v[i]);
+	if (gits && in->kind == BERTH_DF_ADD && in->args.n == 1)
+		return do_add_git(b, st, in, err);
+	if (gits && in->kind == BERTH_DF_ADD)
+		return berth_err_set_line(err, BERTH_E_UNSUPPORTED, in->line,
+					  "ADD: a git repository must be the only source; give "
+					  "it an ADD of its own");
 	if (urls && in->kind == BERTH_DF_ADD && urls == in->args.n)
 		return do_add_url(b, st, in, err);
 	if (urls)

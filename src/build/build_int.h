@@ -160,6 +160,34 @@ bool berth__is_archive(int root_fd, const char *path);
 int berth__unpack_archive(int root_fd, const char *path, int dirfd, const char *tmpdir, long uid,
 			  long gid, struct berth_err **err);
 
+/* ------------------------------------------- git sources (git.c) */
+
+/* Is an ADD source a git repository (git@host:path, git://, ssh://, or an
+ * http(s) URL whose path ends in .git, a #fragment allowed)? */
+bool berth__git_source(const char *src);
+
+struct berth__git_ref {
+	char *remote; /* the URL without its fragment */
+	char *ref;    /* branch, tag or commit; NULL: HEAD */
+	char *subdir; /* the part of the tree to take, or NULL */
+};
+
+/* Split URL#ref:subdir. */
+int berth__git_parse(const char *src, struct berth__git_ref *out, struct berth_err **err);
+void berth__git_ref_release(struct berth__git_ref *g);
+
+/* The commit the ref names (git ls-remote's first match; a full commit id
+ * as it is), in *commit (free()); a ref the remote lacks is
+ * BERTH_E_NOT_FOUND. ssh_sock: an agent for ssh remotes, or NULL. */
+int berth__git_resolve(const struct berth__git_ref *g, const char *ssh_sock, char **commit,
+		       struct berth_err **err);
+
+/* Clone the remote into dir (which must not exist), check the commit out
+ * (submodules too), and drop .git unless keep_git_dir. Files are made 644
+ * or 755 whatever the umask. */
+int berth__git_checkout(const struct berth__git_ref *g, const char *commit, const char *dir,
+			bool keep_git_dir, const char *ssh_sock, struct berth_err **err);
+
 /* --------------------------------------------- ONBUILD (onbuild.c) */
 
 /* The OnBuild triggers of the image `ref` (a FROM reference) appended to
