@@ -35,6 +35,12 @@ int cmd_secrets(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_app_build(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_apps(int argc, char **argv);
+int cmd_runners(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 
 /* --- shared by the verbs (state.c, progress.c) --- */
 

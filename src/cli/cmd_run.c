@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,5 +464,40 @@ int cmd_run(int argc, char **argv)
 	rc = run(&c);
 out:
 	berth_strv_release(&c.env);
+	return rc;
+}
+
+/* `berth app-build [--no-cache] SPEC.json`: build an app's image from its
+ * spec as JSON; the last line of the output is "image <ref>". berth serve
+ * runs it as the build worker of a deploy (a process of its own: the
+ * builder needs a single-threaded process). */
+int cmd_app_build(int argc, char **argv)
+{
+	struct run_cli c = {.env = BERTH_STRV_INIT};
+	int i = 1;
+	if (i < argc && !strcmp(argv[i], "--no-cache")) {
+		c.no_cache = true;
+		i++;
+	}
+	if (i != argc - 1)
+		return cli_usage("app-build", "app-build takes [--no-cache] SPEC.json");
+	struct berth_err *err = NULL;
+	json_error_t je;
+	json_t *j = json_load_file(argv[i], 0, &je);
+	if (!j) {
+		fprintf(stderr, "berth: %s:%d: %s\n", argv[i], je.line, je.text);
+		return CLI_FAIL;
+	}
+	_cleanup_free_ char *copy = berth_xstrdup(argv[i]);
+	struct berth_app_spec spec = {0};
+	int r = berth_app_from_json(j, dirname(copy), &spec, &err);
+	json_decref(j);
+	if (r < 0)
+		return cli_fail(err, argv[i]);
+	_cleanup_free_ char *ref = NULL;
+	int rc = app_image(&c, &spec, &ref);
+	if (rc == CLI_OK)
+		printf("image %s\n", ref);
+	berth_app_spec_release(&spec);
 	return rc;
 }

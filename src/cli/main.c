@@ -15,12 +15,18 @@ static const struct cli_verb verbs[] = {
     {"build", cmd_build, "build an image from a Dockerfile (BuildKit semantics, cached)"},
     {"lint", cmd_lint, "check a Dockerfile: BuildKit's checks, hadolint's, berth's own"},
     {"run", cmd_run, "run an app locally: build, start one runner, serve it until Ctrl-C"},
+    {"serve", cmd_serve, "run the platform: gateway, queue, autoscaler, admin API"},
+    {"deploy", cmd_deploy, "deploy an app to a berth server: build, new revision, roll out"},
+    {"apps", cmd_apps, "deployed apps: list, scale, rollback, delete"},
+    {"runners", cmd_runners, "a server's runners: list, stop, logs"},
+    {"queue", cmd_queue, "an app's queue on a server: size, flush"},
     {"container", cmd_container, "run containers from stored images (run, ls, logs, stop, rm)"},
     {"secrets", cmd_secrets, "keep secrets encrypted at rest (set, list, unset)"},
     {"login", cmd_login, "keep credentials for a registry"},
     {"logout", cmd_logout, "forget the credentials for a registry"},
     {"version", cmd_version, "print the version"},
     {"debug", cmd_debug, NULL},
+    {"app-build", cmd_app_build, NULL},
 };
 
 static void help(FILE *out)

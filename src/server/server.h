@@ -53,6 +53,17 @@ void berth_front_stop(struct berth_front *f);
 int berth_http_probe(const char *url, const char *method, int64_t timeout_ms, long *status,
 		     struct berth_err **err);
 
+/* `berth serve`: the platform. */
+struct berth_server_opts {
+	const char *home;   /* $BERTH_HOME */
+	const char *listen; /* "127.0.0.1:PORT" */
+	const char *berth;  /* the berth binary, for build workers */
+};
+
+/* Serve until SIGINT or SIGTERM (the calling thread waits for them; block
+ * nothing else). Resumes every deployed app and every accepted request. */
+int berth_server_run(const struct berth_server_opts *o, struct berth_err **err);
+
 /* A free TCP port on 127.0.0.1 right now (the kernel's pick). */
 int berth_free_port(unsigned *port, struct berth_err **err);
 

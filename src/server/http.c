@@ -1,0 +1,304 @@
+/* The gateway's HTTP glue: libmicrohttpd (a thread per connection) to the
+ * route tables of each area, with the body gathered under a limit, API keys
+ * checked against each route's scope, and one table from error codes to
+ * statuses. */
+#include "server/server_int.h"
+
+#include "server/mhd_api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const struct srv_route *const tables[] = {
+    srv_routes_apps, srv_routes_run,  srv_routes_queue,   srv_routes_files,
+    srv_routes_kv,   srv_routes_keys, srv_routes_metrics,
+};
+
+/* ------------------------------------------------------------ responses */
+
+void srv_header(struct srv_resp *rs, const char *name, const char *value)
+{
+	berth_strv_pushf(&rs->headers, "%s: %s", name, value);
+}
+
+void srv_json(struct srv_resp *rs, int status, json_t *j)
+{
+	rs->status = status;
+	berth_buf_reset(&rs->body);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	berth_buf_addstr(&rs->body, text);
+	berth_buf_addch(&rs->body, '\n');
+	free(text);
+	json_decref(j);
+	srv_header(rs, "Content-Type", "application/json");
+}
+
+void srv_error(struct srv_resp *rs, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	srv_json(rs, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+void srv_fail(struct srv_resp *rs, struct berth_err *e)
+{
+	static const int status[] = {
+	    [BERTH_E_INVALID] = 400,     [BERTH_E_NOT_FOUND] = 404, [BERTH_E_EXISTS] = 409,
+	    [BERTH_E_LIMIT] = 413,       [BERTH_E_SYS] = 500,       [BERTH_E_AUTH] = 401,
+	    [BERTH_E_UNSUPPORTED] = 501, [BERTH_E_INTERNAL] = 500,  [BERTH_E_TIMEOUT] = 504,
+	};
+	int code =
+	    e && e->code > 0 && (size_t)e->code < BERTH_ARRAY_SIZE(status) ? status[e->code] : 500;
+	srv_error(rs, code, berth_err_code_name(e ? e->code : BERTH_E_INTERNAL), "%s",
+		  e ? e->msg : "internal error");
+	berth_err_free(e);
+}
+
+const char *srv_req_header(const struct srv_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+char *srv_query(const struct srv_req *rq, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+	return v ? berth_xstrdup(v) : NULL;
+}
+
+json_t *srv_body_json(const struct srv_req *rq, struct srv_resp *rs)
+{
+	json_error_t je;
+	json_t *j = json_loadb(rq->body, rq->body_len, 0, &je);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		srv_error(rs, 400, "invalid", "the body must be a JSON object%s%s", j ? "" : ": ",
+			  j ? "" : je.text);
+		return NULL;
+	}
+	return j;
+}
+
+/* -------------------------------------------------------------- routing */
+
+/* Match `path` against `pattern`; fills params (pointers into `copy`, a
+ * writable copy of path) and rest. */
+static bool match(const char *pattern, char *copy, struct srv_req *rq)
+{
+	size_t np = 0;
+	const char *p = pattern;
+	char *s = copy;
+	while (*p) {
+		if (p[0] == '/' && p[1] == '*' && !p[2]) { /* "/...": the rest, even "" */
+			rq->rest = *s == '/' ? s : (*s ? NULL : "");
+			return rq->rest != NULL;
+		}
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			char *end = strchr(s, '/');
+			if (!close || np == SRV_PARAMS_MAX || s == end || !*s)
+				return false;
+			rq->params[np++] = s;
+			p = close + 1;
+			if (!end) {
+				s += strlen(s);
+			} else {
+				if (*p != '/')
+					return false;
+				*end = '\0';
+				s = end + 1;
+				p++;
+			}
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++, s++;
+	}
+	rq->rest = "";
+	return *s == '\0';
+}
+
+static bool allowed(const struct srv_req *rq, enum srv_scope need)
+{
+	switch (need) {
+	case SRV_PUBLIC:
+		return true;
+	case SRV_INVOKE: /* the handler decides: the app may be public */
+		return true;
+	case SRV_ADMIN:
+		return rq->key_scope == SRV_ADMIN || !srv_keys_any(rq->srv);
+	}
+	return false;
+}
+
+static void dispatch(struct srv_req *rq, struct srv_resp *rs)
+{
+	bool path_known = false;
+	for (size_t t = 0; t < BERTH_ARRAY_SIZE(tables); t++)
+		for (const struct srv_route *r = tables[t]; r->pattern; r++) {
+			_cleanup_free_ char *copy = berth_xstrdup(rq->path);
+			memset(rq->params, 0, sizeof(rq->params));
+			if (!match(r->pattern, copy, rq))
+				continue;
+			path_known = true;
+			if (strcmp(r->method, rq->method) != 0)
+				continue;
+			if (!allowed(rq, r->scope)) {
+				srv_error(rs, rq->key_id ? 403 : 401, "auth",
+					  "this needs an admin key: Authorization: Key <key> "
+					  "(berth keys create --scope admin)");
+				return;
+			}
+			/* params point into copy: keep it for the handler's life. */
+			r->handler(rq, rs);
+			return;
+		}
+	if (path_known)
+		srv_error(rs, 405, "method", "%s is not allowed on %s", rq->method, rq->path);
+	else
+		srv_error(rs, 404, "not_found", "no route %s %s", rq->method, rq->path);
+}
+
+/* ----------------------------------------------------- libmicrohttpd glue */
+
+/* One request, from the raw target to the last byte of the answer. */
+struct conn_state {
+	struct berth_srv *srv;
+	char *uri; /* as sent, query included */
+	struct berth_buf body;
+	bool too_large;
+	bool started; /* the access handler has seen the headers */
+	struct timespec t0;
+	struct srv_req rq;
+	struct srv_resp rs;
+	char *path;
+};
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct conn_state *st = berth_xcalloc(1, sizeof(*st));
+	st->srv = cls;
+	st->uri = berth_xstrdup(uri);
+	berth_buf_init(&st->body, BERTH_FRONT_BODY_MAX);
+	berth_buf_init(&st->rs.body, BERTH_BUF_UNLIMITED);
+	clock_gettime(CLOCK_MONOTONIC, &st->t0);
+	return st;
+}
+
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct conn_state *st = cls;
+	for (;;) {
+		ssize_t n = st->rs.stream(st->rs.stream_ctx, buf, max);
+		if (n > 0)
+			return n;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, struct conn_state *st)
+{
+	struct srv_resp *rs = &st->rs;
+	struct MHD_Response *r;
+	if (rs->stream) {
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, read_stream, st,
+						      NULL);
+	} else {
+		size_t len = rs->body.len;
+		char *data = berth_buf_steal(&rs->body, NULL);
+		r = MHD_create_response_from_buffer(len, data ? data : berth_xstrdup(""),
+						    MHD_RESPMEM_MUST_FREE);
+	}
+	for (size_t i = 0; i < rs->headers.n; i++) {
+		char *h = rs->headers.v[i];
+		char *colon = strchr(h, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		const char *v = colon + 1;
+		while (*v == ' ')
+			v++;
+		MHD_add_response_header(r, h, v);
+		*colon = ':';
+	}
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)(rs->status ? rs->status : 200), r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct conn_state *st = *con_cls;
+	if (!st->started) {
+		st->started = true;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!st->too_large && berth_buf_add(&st->body, upload, *upload_size) < 0)
+			st->too_large = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	const char *q = strchr(st->uri, '?');
+	st->path = q ? berth_xstrndup(st->uri, (size_t)(q - st->uri)) : berth_xstrdup(st->uri);
+	st->rq = (struct srv_req){
+	    .srv = st->srv,
+	    .conn = c,
+	    .method = method,
+	    .path = url, /* decoded by libmicrohttpd */
+	    .query = q ? q + 1 : "",
+	    .body = st->body.data,
+	    .body_len = st->body.len,
+	};
+	if (st->too_large) {
+		srv_error(&st->rs, 413, "limit", "the request body is over %u bytes",
+			  BERTH_FRONT_BODY_MAX);
+		return respond(c, st);
+	}
+	srv_keys_authenticate(&st->rq);
+	dispatch(&st->rq, &st->rs);
+	return respond(c, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn_state *st = *con_cls;
+	if (!st)
+		return;
+	if (st->rs.stream_free)
+		st->rs.stream_free(st->rs.stream_ctx);
+	berth_buf_release(&st->body);
+	berth_buf_release(&st->rs.body);
+	berth_strv_release(&st->rs.headers);
+	free(st->rq.key_id);
+	free(st->path);
+	free(st->uri);
+	free(st);
+	*con_cls = NULL;
+}
+
+struct MHD_Daemon *berth__srv_http_start(struct berth_srv *srv, const struct sockaddr *sa,
+					 struct berth_err **err)
+{
+	errno = 0;
+	struct MHD_Daemon *d = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_URI_LOG_CALLBACK,
+	    on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)BERTH_FRONT_HEADER_MAX * 2,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_END);
+	if (!d)
+		berth_err_sys(err, errno ? errno : EADDRINUSE,
+			      "listen on %s (is another server using the port?)", srv->listen);
+	return d;
+}
