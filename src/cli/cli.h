@@ -42,6 +42,29 @@ int cmd_apps(int argc, char **argv);
 int cmd_runners(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 
+/* --- a berth server over HTTP (client.c) --- */
+
+/* The server: --server value, else $BERTH_SERVER, else http://127.0.0.1:8686.
+ * Borrowed (flag or the environment), valid until exit. */
+const char *cli_server_url(const char *flag);
+/* One request to the server (Authorization: Key $BERTH_KEY when set). *status
+ * gets the HTTP status, `out` the body (under out's limit: a larger answer
+ * is a LIMIT error). body may be NULL. Any answer, 4xx and 5xx included, is
+ * a success here: check *status. Cannot connect: "cannot reach the berth
+ * server at URL (is `berth serve` running? --server or $BERTH_SERVER)". */
+int cli_http(const char *server, const char *method, const char *path, const char *content_type,
+	     const void *body, size_t len, long *status, struct berth_buf *out,
+	     struct berth_err **err);
+/* The same, the response body handed to `chunk` as it arrives (deploy logs,
+ * SSE), whatever the status. */
+int cli_http_stream(const char *server, const char *method, const char *path,
+		    const char *content_type, const void *body, size_t len, long *status,
+		    void (*chunk)(void *ctx, const char *p, size_t n), void *ctx,
+		    struct berth_err **err);
+/* Print a server error ({"error": {"code", "message"}} or the raw body) as
+ * "berth: ..." (plus a hint about $BERTH_KEY on 401); returns CLI_FAIL. */
+int cli_http_fail(long status, const struct berth_buf *body);
+
 /* --- shared by the verbs (state.c, progress.c) --- */
 
 struct berth_store;
