@@ -209,7 +209,7 @@ static int pull(void *ctx, struct berth_store *s, const char *ref,
 	struct berth_cred_source creds = *t.creds;
 	creds.registries = c->registries;
 	t.creds = &creds;
-	if (c->quiet)
+	if (c->quiet || c->json) /* json: stderr holds events only */
 		t.status = NULL, t.progress = NULL;
 	struct berth_image_entry e;
 	int r = berth_pull(s, ref, &t, &e, err);
