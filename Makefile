@@ -97,10 +97,7 @@ demo: deps all
 	@./scripts/demo.sh $(BUILD)/berth
 
 bench: all $(BUILD)/bench/parse_bench $(BUILD)/bench/nsexec
-	@BUILD=$(BUILD) ./bench/parse
-	@BUILD=$(BUILD) ./bench/pull
-	@BUILD=$(BUILD) ./bench/start
-	@BUILD=$(BUILD) ./bench/build
+	@BUILD=$(BUILD) ./bench/report
 
 # libFuzzer builds (clang): `make fuzz T=parse SECONDS=60`.
 FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
