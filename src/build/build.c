@@ -51,6 +51,7 @@ struct builder {
 	char *inputs;            /* the current step's inputs, recorded once it succeeds */
 	int64_t sde;             /* SOURCE_DATE_EPOCH, or -1 */
 	struct berth__reporter rep;
+	size_t *skip; /* per stage: leading instructions that only carry the base's ENV */
 };
 
 /* ------------------------------------------------------------- state */
@@ -345,9 +346,10 @@ static int resolve_image(struct builder *b, const char *refstr, char digest[BERT
 	return berth_err_set(err, BERTH_E_NOT_FOUND, "not in the store; pull it first");
 }
 
-/* The triggers fn of berth__df_load_onbuild: the image's config OnBuild. */
-static int image_triggers(void *ctx, const char *refstr, struct berth_strv *out,
-			  struct berth_err **err)
+/* The base fn of berth__df_load_onbuild: the image's config Env and
+ * OnBuild. */
+static int image_base(void *ctx, const char *refstr, struct berth_strv *env, struct berth_strv *out,
+		      struct berth_err **err)
 {
 	struct builder *b = ctx;
 	char digest[BERTH_DIGEST_LEN + 1];
@@ -358,8 +360,17 @@ static int image_triggers(void *ctx, const char *refstr, struct berth_strv *out,
 		return -1;
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(json_object_get(cfg.json, "config"), "OnBuild"), i,
-			   t) if (json_is_string(t)) berth_strv_push(out, json_string_value(t));
+	json_t *c = json_object_get(cfg.json, "config");
+	json_array_foreach(json_object_get(c, "OnBuild"), i, t)
+	{
+		if (json_is_string(t))
+			berth_strv_push(out, json_string_value(t));
+	}
+	json_array_foreach(json_object_get(c, "Env"), i, t)
+	{
+		if (json_is_string(t))
+			berth_strv_push(env, json_string_value(t));
+	}
 	berth_manifest_release(&m);
 	berth_image_config_release(&cfg);
 	return 0;
@@ -1832,7 +1843,10 @@ static int build_stage(struct builder *b, int idx, struct berth_err **err)
 	snprintf(label, sizeof(label), "%s", sg->name ? sg->name : "");
 	if (!*label)
 		snprintf(label, sizeof(label), "stage-%d", idx);
-	int total = (int)sg->n + 1;
+	/* The first `skip` instructions only told the front end the base
+	 * image's ENV: the config has it already. */
+	size_t skip = b->skip ? b->skip[idx] : 0;
+	int total = (int)(sg->n - skip) + 1;
 	_cleanup_free_ char *from = berth_xasprintf("FROM %s", sg->scratch ? "scratch"
 							       : sg->base  ? sg->base
 									   : "");
@@ -1842,7 +1856,7 @@ static int build_stage(struct builder *b, int idx, struct berth_err **err)
 	if (do_from(b, (size_t)idx, err) < 0)
 		return berth_err_prefix(err, "%s:%d", b->o->dockerfile_name, sg->line);
 	berth__report_done(&b->rep, NULL);
-	for (size_t i = 0; i < sg->n; i++) {
+	for (size_t i = skip; i < sg->n; i++) {
 		const struct berth_df_instr *in = &sg->instrs[i];
 		struct state *st = &b->st[idx];
 		/* A trigger of the base carries the FROM's line. */
@@ -1850,7 +1864,7 @@ static int build_stage(struct builder *b, int idx, struct berth_err **err)
 		    berth_xasprintf("%s%s", in->line == sg->line ? "ONBUILD " : "",
 				    in->node && in->node->original ? in->node->original
 								   : berth_df_kind_name(in->kind));
-		berth__report_step(&b->rep, label, idx, (int)i + 2, total, text);
+		berth__report_step(&b->rep, label, idx, (int)(i - skip) + 2, total, text);
 		b->step_idx = (int)i + 1;
 		size_t before = st->n;
 		if (instr(b, st, in, err) < 0)
@@ -2066,8 +2080,8 @@ int berth_build(struct berth_store *s, const struct berth_build_opts *o,
 		b.sde = v;
 	}
 	struct berth_df_options dopt = {.build_args = o->build_args, .target = o->target};
-	if (berth__df_load_onbuild(o->dockerfile, o->dockerfile_len, &dopt, image_triggers, &b,
-				   &b.df, err) < 0) {
+	if (berth__df_load_onbuild(o->dockerfile, o->dockerfile_len, &dopt, image_base, &b, &b.df,
+				   &b.skip, err) < 0) {
 		berth_df_file_release(&b.df);
 		/* With a line, the caller names the file already. */
 		return err && *err && (*err)->line
@@ -2138,6 +2152,7 @@ out:
 	free(b.st);
 	free(b.scope);
 	free(b.inputs);
+	free(b.skip);
 	if (b.ctx_fd >= 0)
 		close(b.ctx_fd);
 	berth__ignore_free(b.ig);

@@ -190,21 +190,23 @@ int berth__git_checkout(const struct berth__git_ref *g, const char *commit, cons
 
 /* --------------------------------------------- ONBUILD (onbuild.c) */
 
-/* The OnBuild triggers of the image `ref` (a FROM reference) appended to
- * *out; resolving it may pull it. */
-typedef int (*berth__triggers_fn)(void *ctx, const char *ref, struct berth_strv *out,
-				  struct berth_err **err);
+/* The Env and OnBuild triggers of the image `ref` (a FROM reference)
+ * appended to *env and *triggers; resolving it may pull it. */
+typedef int (*berth__base_fn)(void *ctx, const char *ref, struct berth_strv *env,
+			      struct berth_strv *triggers, struct berth_err **err);
 
-/* berth_df_load() with ONBUILD triggers run as BuildKit runs them: every
- * stage the target needs whose base has triggers (an image's, from `fn`,
- * or an earlier stage's own ONBUILD instructions) gets them right after its
- * FROM, parsed and loaded as if written there (a trigger that is not one
- * instruction, or is ONBUILD, FROM or MAINTAINER, is BERTH_E_INVALID).
- * Lines in *out are the Dockerfile's; a trigger's instructions carry its
- * FROM's line, which tells them apart. Release *out with
+/* berth_df_load() with what a stage's base brings, as BuildKit has it: an
+ * image's ENV is seen by expansion in the stage, and ONBUILD triggers (an
+ * image's, from `fn`, or an earlier stage's own ONBUILD instructions) run
+ * right after its FROM, parsed and loaded as if written there (a trigger
+ * that is not one instruction, or is ONBUILD, FROM or MAINTAINER, is
+ * BERTH_E_INVALID). Lines in *out are the Dockerfile's; a trigger's
+ * instructions carry its FROM's line, which tells them apart. (*skip)[i]
+ * instructions at the start of stage i only carry the image's ENV to the
+ * front end: the builder skips them (free() *skip). Release *out with
  * berth_df_file_release() whatever the result. */
 int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct berth_df_options *opt,
-			   berth__triggers_fn fn, void *ctx, struct berth_df_file *out,
+			   berth__base_fn fn, void *ctx, struct berth_df_file *out, size_t **skip,
 			   struct berth_err **err);
 
 /* ------------------------------------------- progress (report.c) */

@@ -1,10 +1,12 @@
-/* ONBUILD triggers, BuildKit's way: a stage whose base (an image's config
- * OnBuild, or an earlier stage's own ONBUILD instructions) has triggers runs
- * them right after its FROM, each parsed and expanded as if it were written
- * there. The triggers are put into the Dockerfile's text after the FROM line
- * and the text is loaded again, so they get the front end's whole treatment
- * (ARG scope, expansion, --from stages, which may pull in more stages and
- * more triggers: the loop runs until no stage gains any). */
+/* What a stage's base brings before its first instruction, BuildKit's way:
+ * the base image's ENV, which expansion in the stage sees (`WORKDIR $APP`),
+ * and ONBUILD triggers (an image's config OnBuild, or an earlier stage's own
+ * ONBUILD instructions), each parsed and expanded as if written right after
+ * the FROM. Both are put into the Dockerfile's text after the FROM line (the
+ * ENV as one instruction the builder skips) and the text is loaded again,
+ * so they get the front end's whole treatment (ARG scope, expansion, --from
+ * stages, which may pull in more stages and more triggers: the loop runs
+ * until no stage gains any). */
 #include "build/build_int.h"
 #include "dockerfile/dockerfile.h"
 
@@ -90,7 +92,38 @@ static int check_trigger(const char *t, const char *whose, struct berth_err **er
 	return r;
 }
 
-/* Insert the triggers after the FROM node in text (a buffer of the whole
+/* The image's Env as one ENV instruction for the front end, each value in
+ * double quotes with `"`, `$` and the escape character escaped, so that it
+ * stays as it is; NULL when none can be written (a name that is not one, a
+ * value with a line break: those are left out). */
+static char *env_line(const struct berth_strv *env, char escape)
+{
+	_cleanup_buf_ struct berth_buf b;
+	berth_buf_init(&b, BERTH_BUF_UNLIMITED);
+	berth_buf_addstr(&b, "ENV");
+	size_t n = 0;
+	for (size_t i = 0; i < env->n; i++) {
+		const char *kv = env->v[i], *eq = strchr(kv, '=');
+		if (!eq || eq == kv || strpbrk(eq + 1, "\r\n"))
+			continue;
+		bool name_ok = true;
+		for (const char *c = kv; c < eq; c++)
+			name_ok &= isalnum((unsigned char)*c) || *c == '_';
+		if (!name_ok)
+			continue;
+		berth_buf_addf(&b, " %.*s=\"", (int)(eq - kv), kv);
+		for (const char *c = eq + 1; *c; c++) {
+			if (*c == '"' || *c == '$' || *c == escape)
+				berth_buf_addch(&b, escape);
+			berth_buf_addch(&b, *c);
+		}
+		berth_buf_addch(&b, '"');
+		n++;
+	}
+	return n ? berth_buf_steal(&b, NULL) : NULL;
+}
+
+/* Insert the lines after the FROM node in text (a buffer of the whole
  * Dockerfile); the splice made is recorded. */
 static void splice_in(struct berth_buf *text, const struct berth_df_node *from,
 		      const struct berth_strv *triggers, struct splices *sp)
@@ -124,7 +157,7 @@ static void splice_in(struct berth_buf *text, const struct berth_df_node *from,
 }
 
 int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct berth_df_options *opt,
-			   berth__triggers_fn fn, void *ctx, struct berth_df_file *out,
+			   berth__base_fn fn, void *ctx, struct berth_df_file *out, size_t **skip,
 			   struct berth_err **err)
 {
 	_cleanup_buf_ struct berth_buf text;
@@ -132,9 +165,15 @@ int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct bert
 	berth_buf_add(&text, dockerfile, len);
 	struct splices sp = {0};
 	_cleanup_free_ bool *seen = NULL;
+	*skip = NULL;
 	int r = berth_df_load(text.data, text.len, opt, out, err);
-	if (r == 0)
+	/* Warnings name lines: the Dockerfile's own, from the first load. */
+	struct berth_strv warnings = BERTH_STRV_INIT;
+	if (r == 0) {
 		seen = berth_xcalloc(out->n + 1, sizeof(*seen));
+		*skip = berth_xcalloc(out->n + 1, sizeof(**skip));
+		berth_strv_copy(&warnings, &out->warnings);
+	}
 	for (bool again = r == 0; again;) {
 		again = false;
 		for (size_t k = 0; k < out->norder && !again; k++) {
@@ -143,9 +182,13 @@ int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct bert
 			if (seen[idx] || sg->scratch)
 				continue;
 			seen[idx] = true;
-			_cleanup_strv_ struct berth_strv trig = BERTH_STRV_INIT;
+			_cleanup_strv_ struct berth_strv trig = BERTH_STRV_INIT,
+							 env = BERTH_STRV_INIT,
+							 lines = BERTH_STRV_INIT;
 			_cleanup_free_ char *whose = NULL;
 			if (sg->base_stage >= 0) {
+				/* The stage's ENV reaches this one through the
+				 * front end already. */
 				const struct berth_df_stage *base = &out->stages[sg->base_stage];
 				for (size_t i = 0; i < base->n; i++)
 					if (base->instrs[i].kind == BERTH_DF_ONBUILD &&
@@ -155,7 +198,7 @@ int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct bert
 						   : berth_xasprintf("stage %d", sg->base_stage);
 			} else {
 				whose = berth_xasprintf("image '%s'", sg->base);
-				if ((r = fn(ctx, sg->base, &trig, err)) < 0) {
+				if ((r = fn(ctx, sg->base, &env, &trig, err)) < 0) {
 					berth_err_prefix(err, "FROM '%s'", sg->base);
 					if (err && *err && !(*err)->line)
 						(*err)->line = line_back(&sp, sg->line);
@@ -169,7 +212,12 @@ int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct bert
 					(*err)->line = line_back(&sp, sg->line);
 				break;
 			}
-			if (!trig.n)
+			char *e = env_line(&env, out->ast.escape);
+			if (e)
+				berth_strv_push_owned(&lines, e);
+			for (size_t i = 0; i < trig.n; i++)
+				berth_strv_push(&lines, trig.v[i]);
+			if (!lines.n)
 				continue;
 			const struct berth_df_node *from = from_node(out, (size_t)idx);
 			if (!from) {
@@ -178,10 +226,13 @@ int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct bert
 				break;
 			}
 			int from_line = sg->line;
-			splice_in(&text, from, &trig, &sp);
+			splice_in(&text, from, &lines, &sp);
+			(*skip)[idx] = e ? 1 : 0;
 			berth_df_file_release(out);
 			if ((r = berth_df_load(text.data, text.len, opt, out, err)) < 0) {
-				berth_err_prefix(err, "ONBUILD triggers of %s", whose);
+				berth_err_prefix(err, "%s of %s",
+						 e && !trig.n ? "the ENV" : "ONBUILD triggers",
+						 whose);
 				if (err && *err)
 					(*err)->line =
 					    line_back(&sp, (*err)->line ? (*err)->line : from_line);
@@ -192,8 +243,15 @@ int berth__df_load_onbuild(const char *dockerfile, size_t len, const struct bert
 		if (r < 0)
 			break;
 	}
-	if (r == 0)
+	if (r == 0) {
 		map_lines(out, &sp);
+		berth_strv_release(&out->warnings);
+		out->warnings = warnings;
+	} else {
+		berth_strv_release(&warnings);
+		free(*skip);
+		*skip = NULL;
+	}
 	free(sp.v);
 	return r;
 }

@@ -71,6 +71,25 @@ check "  naming the child's FROM line and the exit code" grep -q 'Dockerfile:3:.
 cbuild "$C" lines:1 $'FROM base:1\nRUN true\nRUN exit 3' >/dev/null
 check "an error after the triggers names its own line" grep -q 'Dockerfile:3:.*exit code: 3' "$TMP/log"
 
+# A base image's ENV is what expansion in the child sees (BuildKit's stage
+# env starts from the image's), triggers included.
+DFE='FROM bb:1
+ENV APP=/srv/app WEIRD="a \"b\" $c \\d `e`"
+ONBUILD COPY . $APP/src/
+'
+build envbase:1 "$DFE" >/dev/null || diag <"$TMP/log"
+cbuild "$C" envchild:1 $'FROM envbase:1\nWORKDIR $APP/w\nLABEL weird=$WEIRD path=$PATH' >/dev/null ||
+	diag <"$TMP/log"
+expect_eq "the base image's ENV expands in the child: WORKDIR \$APP/w" "$(cfg envchild:1 .WorkingDir)" '"/srv/app/w"'
+expect_eq "  and in a trigger: COPY . \$APP/src/" "$(run envchild:1 ls /srv/app/src)" "a.txt
+b.txt
+c.txt"
+expect_eq "  values arrive as they are (quotes, \$, backslash, backquote); PATH is the image's" \
+	"$("$B" image inspect envchild:1 | jq -c '.config.config.Labels | [.weird, .path]')" \
+	"$("$B" image inspect envbase:1 | jq -c '.config.config.Env | [(.[2] | ltrimstr("WEIRD=")), (.[0] | ltrimstr("PATH="))]')"
+expect_eq "  the image's ENV adds no step and no history entry of the child's" \
+	"$(grep -c '^\[stage-0' "$TMP/log"):$(( $("$B" image inspect envchild:1 | jq '.config.history | length') - $("$B" image inspect envbase:1 | jq '.config.history | length') ))" "4:3"
+
 # Triggers BuildKit refuses, in a config made by hand from base:1's.
 # with_onbuild NAME JSON: base:1 with OnBuild JSON, loaded as NAME.
 with_onbuild() {
