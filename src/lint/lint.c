@@ -235,22 +235,22 @@ static int cmp_findings(const void *a, const void *b)
 static void settle(struct berth_lint_result *o)
 {
 	size_t n = 0;
+	bool *shadowed = berth_xcalloc(o->n ? o->n : 1, sizeof(bool));
 	for (size_t i = 0; i < o->n; i++) {
-		struct berth_lint_finding *f = &o->findings[i];
+		const struct berth_lint_finding *f = &o->findings[i];
 		const struct berth_lint_rule *r = berth_lint_rule_find(f->rule);
-		bool shadowed = false;
-		for (size_t j = 0; r->twin && j < o->n && !shadowed; j++)
-			shadowed =
+		for (size_t j = 0; r->twin && j < o->n && !shadowed[i]; j++)
+			shadowed[i] =
 			    o->findings[j].line == f->line && !strcmp(o->findings[j].rule, r->twin);
-		if (shadowed) {
-			free(f->message);
-			free(f->fix);
-			f->rule = NULL;
-		}
 	}
+	for (size_t i = 0; i < o->n; i++)
+		if (shadowed[i]) {
+			free(o->findings[i].message);
+			free(o->findings[i].fix);
+		}
 	struct sort_item *items = berth_xcalloc(o->n ? o->n : 1, sizeof(*items));
 	for (size_t i = 0; i < o->n; i++)
-		if (o->findings[i].rule) {
+		if (!shadowed[i]) {
 			items[n].f = o->findings[i];
 			items[n].seq = i;
 			n++;
@@ -260,6 +260,7 @@ static void settle(struct berth_lint_result *o)
 		o->findings[i] = items[i].f;
 	o->n = n;
 	free(items);
+	free(shadowed);
 }
 
 static void prepare_model(struct berth__lint *L)

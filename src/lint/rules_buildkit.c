@@ -155,8 +155,8 @@ static void platform_rules(struct berth__lint *L, const struct berth_df_node *n,
 	/* A constant: fine when the stage is named after its platform. */
 	size_t oslen = strcspn(out, "/");
 	_cleanup_free_ char *os = berth_xstrndup(out, oslen);
-	_cleanup_free_ char *arch =
-	    berth_xstrndup(out + oslen + (out[oslen] == '/'), strcspn(out + oslen + 1, "/"));
+	const char *a = out + oslen + (out[oslen] == '/');
+	_cleanup_free_ char *arch = berth_xstrndup(a, strcspn(a, "/"));
 	if (stage && ((*os && strstr(stage, os)) || (*arch && strstr(stage, arch))))
 		return;
 	berth__lint_report(L, "FromPlatformFlagConstDisallowed", true, n->start_line, n->end_line,

@@ -419,6 +419,12 @@ static void test_severities_and_twins(void)
 	is_lint(df, &o, "", "skip = all");
 	berth_lint_config_release(&c);
 
+	is_lint("FROM debian:bookworm-slim\nMAINTAINER a\nMAINTAINER b\nCMD a\nCMD b\n", NULL,
+		"2 warning MaintainerDeprecated, 3 warning MaintainerDeprecated, "
+		"4 warning JSONArgsRecommended, 4 warning MultipleInstructionsDisallowed, "
+		"5 warning JSONArgsRecommended",
+		"several twin pairs: each hadolint twin gives way on its own line");
+
 	/* Experimental rules are off until turned on. */
 	static const char desc[] = "FROM debian:bookworm-slim\n# not the name\nARG X=1\n";
 	is_lint(desc, NULL, "", "InvalidDefinitionDescription is experimental: off");
