@@ -41,6 +41,9 @@ int cmd_deploy(int argc, char **argv);
 int cmd_apps(int argc, char **argv);
 int cmd_runners(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
+int cmd_files(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_kv(int argc, char **argv);
 
 /* --- a berth server over HTTP (client.c) --- */
 
