@@ -109,7 +109,7 @@ static bool same(const char *a, const char *b)
 
 static char *label_dup(const char *s)
 {
-	return berth_xstrndup(s, SRV_METRICS_LABEL_MAX);
+	return berth_xstrndup(s, strnlen(s, SRV_METRICS_LABEL_MAX));
 }
 
 void srv_metrics_request(struct berth_srv *srv, const char *app, const char *kind, int status,
