@@ -337,6 +337,22 @@ req POST "/v1/files?name=app.txt" -H "Authorization: Key $INVOKE" --data-binary 
 expect_code "an invoke key may upload" 201
 req GET "$(jq -r .url "$TMP/body" | sed "s|^$URL||")"
 expect_eq "files download without a key" "$code $(body)" "200 from app"
+# The SDK's File.from_bytes, as an app in a runner calls it: $BERTH_SERVER_URL
+# and its invoke key in $BERTH_KEY.
+SDK=$(cd "$(dirname "$0")/../../sdk/python" && pwd)
+BERTH_SERVER_URL=$URL BERTH_KEY=$INVOKE PYTHONPATH=$SDK python3 -c '
+from berth.toolkit import File
+f = File.from_bytes(b"made by an app\n", file_name="result.txt")
+print(f.url, f.content_type, f.file_size)' >"$TMP/sdk.out" 2>"$TMP/sdk.err"
+read -r sdk_url sdk_type sdk_size <"$TMP/sdk.out"
+expect_eq "the SDK's File.from_bytes uploads to the store" \
+	"${sdk_url%%/sha256:*} $sdk_type $sdk_size" "$URL/files text/plain 15"
+expect_eq "and its url serves the bytes" "$(curl -s "$sdk_url")" "made by an app"
+env -u BERTH_KEY BERTH_SERVER_URL=$URL PYTHONPATH=$SDK python3 -c '
+from berth.toolkit import File
+print(File.from_bytes(b"x", file_name="r.txt").url[:5])' >"$TMP/sdk.out" 2>"$TMP/sdk.err"
+expect_eq "without a key the SDK falls back to a data URL" "$(cat "$TMP/sdk.out")" "data:"
+check "and says the upload got 401" grep -q "HTTP 401" "$TMP/sdk.err"
 "$B" keys list >"$TMP/list" 2>&1
 expect_eq "berth keys list shows both keys" \
 	"$(awk 'NR > 1 { print $2 }' "$TMP/list" | sort | paste -sd, -)" "admin,invoke"
