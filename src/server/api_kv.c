@@ -186,8 +186,10 @@ static void kv_get(struct srv_req *rq, struct srv_resp *rs)
 			found = !expired;
 			if (found) {
 				berth_buf_reset(&rs->body);
-				berth_buf_add(&rs->body, sqlite3_column_blob(st, 0),
-					      (size_t)sqlite3_column_bytes(st, 0));
+				const void *v = sqlite3_column_blob(st, 0);
+				int n = sqlite3_column_bytes(st, 0);
+				if (v && n > 0) /* an empty value is NULL here */
+					berth_buf_add(&rs->body, v, (size_t)n);
 			}
 		}
 	}

@@ -182,6 +182,13 @@ check "a 5 MiB download (streamed) holds the bytes" cmp "$TMP/body" "$TMP/five"
 expect_eq "the type sent is kept (curl's default here)" "$(header Content-Type)" \
 	"application/x-www-form-urlencoded"
 
+req POST "/v1/files?name=empty" --data-binary ''
+expect_eq "an empty file is a file" "$code $(jq -r .digest "$TMP/body")" \
+	"201 sha256:$(sha /dev/null)"
+req GET "/files/sha256:$(sha /dev/null)/empty"
+expect_eq "and downloads empty" "$code $(stat -c %s "$TMP/body")" "200 0"
+curl -s -X DELETE "$URL/v1/files/sha256:$(sha /dev/null)" >/dev/null
+
 # Remove: one name, then the rest and the blob.
 req DELETE "/v1/files/sha256:$H?name=copy.txt"
 expect_eq "rm of one name removes one row, keeps the blob" \
@@ -208,6 +215,10 @@ check "GET gives the bytes back (NUL included)" cmp "$TMP/body" "$TMP/value"
 req PUT /v1/kv/app-1/greeting --data-binary 'second'
 req GET /v1/kv/app-1/greeting
 expect_eq "PUT over a key replaces it" "$(body)" second
+req PUT /v1/kv/app-1/empty --data-binary ''
+req GET /v1/kv/app-1/empty
+expect_eq "an empty value is a value" "$code $(stat -c %s "$TMP/body")" "200 0"
+curl -s -X DELETE "$URL/v1/kv/app-1/empty" >/dev/null
 req GET /v1/kv/app-1/missing
 expect_eq "GET of a missing key is 404" "$code $(errcode)" "404 not_found"
 req GET /v1/kv/other-ns/greeting
