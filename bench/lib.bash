@@ -14,6 +14,9 @@
 #   bench_md                   stdin appended to $BENCH_MD, the markdown section
 #                              bench/report collects (dropped when unset)
 #   bench_md_cmds CMD...       a "Commands" block for bench_md, one command a line
+#   bench_summary CELL...      one row of the report's summary table (measurement,
+#                              berth, peer, berth / peer, target, verdict),
+#                              appended to $BENCH_SUMMARY (dropped when unset)
 #
 # Times come from bash's $EPOCHREALTIME: no process is started to read a clock.
 
@@ -73,4 +76,11 @@ bench_md_cmds() {
 	echo '```'
 	printf '%s\n' "$@"
 	echo '```'
+}
+
+bench_summary() {
+	[ -n "${BENCH_SUMMARY:-}" ] || return 0
+	local row="|" c
+	for c in "$@"; do row+=" $c |"; done
+	echo "$row" >>"$BENCH_SUMMARY"
 }
