@@ -11,6 +11,7 @@
  * listens) or "E <why>", then "R" (ready) or "T" (timed out). */
 #include "app/app.h"
 #include "cli/cli.h"
+#include "cli/validate_image.h"
 #include "image/image.h"
 #include "runtime/runtime.h"
 #include "secrets/secrets.h"
@@ -301,6 +302,8 @@ static int run(struct run_cli *c)
 		goto out;
 	fprintf(stderr, "berth: image %s ready (%.2f s)\n", ref, secs_since(&t0));
 	if (cli_container_image(ref, &o, true) != CLI_OK)
+		goto out;
+	if (cli_validate_app_image(&spec, ref) != CLI_OK)
 		goto out;
 	unsigned rport = (unsigned)spec.port;
 	if (!rport && berth_free_port(&rport, &err) < 0) {

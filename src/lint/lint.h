@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/common.h"
 
@@ -137,5 +138,121 @@ void berth_lint_format_summary(const struct berth_lint_result *r, struct berth_b
 /* An array of {"file", "rule", "severity", "line", "end_line", "message",
  * "fix"} objects (a new reference). */
 json_t *berth_lint_to_json(const struct berth_lint_result *r, const char *file);
+
+/* --- validation of a built image (validate.c) ---
+ *
+ * What the Dockerfile rules cannot know until the image exists, checked on
+ * the image itself: python3 on the image's PATH for SDK apps (symlinks
+ * resolved inside the image), the CUDA environment for GPU apps, and package
+ * caches left in layers. Reads the unpacked layers (layers/<chain-id>, in
+ * overlay form: char 0/0 whiteouts, trusted.overlay.opaque directories, the
+ * top layer wins) and the image config; never runs the image. Fast enough
+ * for every `berth run`: a few lookups per PATH entry and a walk of the
+ * cache directories of each layer, nothing else. */
+
+struct berth_store;
+
+#define BERTH_LINT_IMAGE_MAX_LAYERS 512     /* layers read (overlayfs stacks ~500) */
+#define BERTH_LINT_IMAGE_MAX_LINKS  40      /* symlinks followed in one lookup, as ELOOP */
+#define BERTH_LINT_IMAGE_WALK_MAX   1000000 /* entries walked in one layer; more are not counted */
+#define BERTH_LINT_IMAGE_WALK_DEPTH 128     /* directory depth walked */
+#define BERTH_LINT_IMAGE_PASSWD_MAX (1u << 20) /* bytes of the image's /etc/passwd read */
+#define BERTH_LINT_IMAGE_TOP_MAX    100        /* largest files kept per layer, at most */
+
+/* One check of the table (static data), like berth_lint_rule. */
+struct berth_lint_image_check {
+	const char *id; /* "image/python-missing", ... */
+	enum berth_lint_severity severity;
+	const char *summary;
+};
+
+/* The checks, in documentation order; *n gets the count. */
+const struct berth_lint_image_check *berth_lint_image_checks(size_t *n);
+
+struct berth_lint_image_opts {
+	bool sdk_app;  /* served by `python3 -m berth.runner`: python3 must be on PATH */
+	unsigned gpus; /* GPUs the app asks for; > 0 checks the CUDA environment */
+};
+
+struct berth_lint_image_finding {
+	const char *rule; /* the check's id: static */
+	enum berth_lint_severity severity;
+	int layer;     /* 1-based, base first; 0: about the whole image */
+	char *step;    /* the history line that made the layer, or NULL; owned */
+	char *path;    /* the path in the image it is about, or NULL; owned */
+	int64_t bytes; /* what a cache costs its layer; 0 for other checks */
+	char *message; /* lower-case, names the layer and its step; owned */
+	char *fix;     /* owned, never NULL */
+};
+
+struct berth_lint_image_result {
+	struct berth_lint_image_finding *findings; /* image checks first, then by layer */
+	size_t n, cap;
+	struct berth_strv notes; /* what could not be checked, one sentence each */
+};
+
+void berth_lint_image_result_release(struct berth_lint_image_result *r);
+/* True when any finding is an error (strict: any finding at all). */
+bool berth_lint_image_failed(const struct berth_lint_image_result *r, bool strict);
+
+/* Validate the stored image `manifest_digest` (an image manifest, not an
+ * index). Its layers must be unpacked (berth_image_unpack): a missing one is
+ * NOT_FOUND naming it. Fills *out (release it) and returns 0, or fails on a
+ * store or filesystem error. */
+int berth_lint_image(struct berth_store *s, const char *manifest_digest,
+		     const struct berth_lint_image_opts *o, struct berth_lint_image_result *out,
+		     struct berth_err **err);
+
+/* The same on layer directories (base first, overlay form) and an image
+ * config (the whole config JSON: "config" with Env and User, "history");
+ * what berth_lint_image() calls, and what tests give hand-made layers. */
+int berth_lint_image_layers(const struct berth_strv *dirs, const json_t *config,
+			    const struct berth_lint_image_opts *o,
+			    struct berth_lint_image_result *out, struct berth_err **err);
+
+/* One line per finding: "PREFIX SEVERITY: RULE MESSAGE (fix: FIX)\n". */
+void berth_lint_image_format_text(const struct berth_lint_image_result *r, const char *prefix,
+				  struct berth_buf *out);
+/* An array of {"image", "rule", "severity", "layer", "step", "path", "bytes",
+ * "message", "fix"} objects (layer, step and path null when not about one);
+ * a new reference. */
+json_t *berth_lint_image_to_json(const struct berth_lint_image_result *r, const char *image);
+
+/* A history line as the user wrote the step: BuildKit's "RUN /bin/sh -c X
+ * # buildkit" (and "RUN |1 A=b /bin/sh -c X") becomes "RUN X", Docker's
+ * "/bin/sh -c #(nop) ENV A=b" becomes "ENV A=b"; newlines become spaces; cut
+ * to `max` characters with "..." (max 0: not cut). NULL for NULL; free(). */
+char *berth_lint_step_text(const char *created_by, size_t max);
+
+/* --- what each layer holds (validate.c): `berth image inspect --layers` --- */
+
+struct berth_lint_layer_file {
+	char *path; /* absolute in the image; owned */
+	int64_t size;
+};
+
+struct berth_lint_layer_stats {
+	char digest[BERTH_DIGEST_LEN + 1];  /* the compressed blob */
+	char diff_id[BERTH_DIGEST_LEN + 1]; /* "" when the config lacks it */
+	char chain_id[BERTH_DIGEST_LEN + 1];
+	char *media_type;   /* owned */
+	int64_t compressed; /* the blob's size, from the manifest */
+	int64_t unpacked;   /* bytes of regular files, hard links counted once */
+	int64_t files;      /* regular files (hard links once) */
+	int64_t whiteouts;  /* paths this layer deletes (opaque directories count one) */
+	bool truncated;     /* over BERTH_LINT_IMAGE_WALK_MAX or _DEPTH: sizes are at least */
+	char *step;         /* history created_by of the step that made it, or NULL; owned */
+	struct berth_lint_layer_file *largest; /* biggest first; ties by path */
+	size_t nlargest;
+};
+
+/* Walk each unpacked layer of the stored image `manifest_digest`: sizes,
+ * counts, the `top` largest files (at most BERTH_LINT_IMAGE_TOP_MAX) and the
+ * step that made it (history entries without empty_layer, matched to the
+ * layers in order; from the top down when the counts differ). Layers must be
+ * unpacked. *out (n entries) is freed with berth_lint_layer_stats_free(). */
+int berth_lint_layer_stats(struct berth_store *s, const char *manifest_digest, size_t top,
+			   struct berth_lint_layer_stats **out, size_t *n, struct berth_err **err);
+void berth_lint_layer_stats_free(struct berth_lint_layer_stats *st, size_t n);
 
 #endif
