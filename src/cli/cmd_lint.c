@@ -314,9 +314,13 @@ static int lint_app(struct lint_out *lo, const char *arg, const char *config,
 		o.sdk_app = sdk;
 		o.gpu_app = gpus > 0;
 		o.build_args = &args;
-		_cleanup_free_ char *shown = spec.dockerfile_path
-						 ? berth_xstrdup(spec.dockerfile_path)
-						 : berth_xasprintf("%s (image.dockerfile)", arg);
+		/* An inline Dockerfile is named after the spec it is in. */
+		struct stat st;
+		bool dir = stat(arg, &st) == 0 && S_ISDIR(st.st_mode);
+		_cleanup_free_ char *shown =
+		    spec.dockerfile_path
+			? berth_xstrdup(spec.dockerfile_path)
+			: berth_xasprintf("%s%s (image.dockerfile)", arg, dir ? "/berth.yaml" : "");
 		_cleanup_free_ char *beside = spec.dockerfile_path
 						  ? berth_xstrdup(spec.dockerfile_path)
 						  : berth_xasprintf("%s/Dockerfile", spec.dir);

@@ -1174,8 +1174,9 @@ int berth_lint_image_layers(const struct berth_strv *dirs, const json_t *config,
 		o = &none;
 	memset(out, 0, sizeof(*out));
 	struct view v;
-	if (view_open(dirs, &v, err) < 0)
-		return -BERTH_E_SYS;
+	int rc = view_open(dirs, &v, err);
+	if (rc < 0)
+		return rc;
 	_cleanup_strv_ struct berth_strv env = BERTH_STRV_INIT;
 	env_of(config, &env);
 	if (o->sdk_app)
@@ -1198,9 +1199,9 @@ static int stored_image(struct berth_store *s, const char *digest, struct berth_
 			struct berth_image_config *cfg, struct berth_strv *dirs,
 			struct berth_strv *chains, struct berth_err **err)
 {
-	if (berth_image_load(s, digest, m, cfg, err) < 0)
-		return -BERTH_E_INVALID;
-	int rc = 0;
+	int rc = berth_image_load(s, digest, m, cfg, err);
+	if (rc < 0)
+		return rc;
 	if (m->nlayers != cfg->diff_ids.n) {
 		rc = berth_err_set(err, BERTH_E_INVALID,
 				   "image %s: %zu layers but %zu diff_ids in its config", digest,
@@ -1233,9 +1234,10 @@ int berth_lint_image(struct berth_store *s, const char *manifest_digest,
 	struct berth_image_config cfg;
 	_cleanup_strv_ struct berth_strv dirs = BERTH_STRV_INIT, chains = BERTH_STRV_INIT;
 	memset(out, 0, sizeof(*out));
-	if (stored_image(s, manifest_digest, &m, &cfg, &dirs, &chains, err) < 0)
-		return -BERTH_E_INVALID;
-	int rc = berth_lint_image_layers(&dirs, cfg.json, o, out, err);
+	int rc = stored_image(s, manifest_digest, &m, &cfg, &dirs, &chains, err);
+	if (rc < 0)
+		return rc;
+	rc = berth_lint_image_layers(&dirs, cfg.json, o, out, err);
 	berth_manifest_release(&m);
 	berth_image_config_release(&cfg);
 	return rc;
@@ -1317,13 +1319,14 @@ int berth_lint_layer_stats(struct berth_store *s, const char *manifest_digest, s
 	struct berth_manifest m;
 	struct berth_image_config cfg;
 	_cleanup_strv_ struct berth_strv dirs = BERTH_STRV_INIT, chains = BERTH_STRV_INIT;
-	if (stored_image(s, manifest_digest, &m, &cfg, &dirs, &chains, err) < 0)
-		return -BERTH_E_INVALID;
+	int rc = stored_image(s, manifest_digest, &m, &cfg, &dirs, &chains, err);
+	if (rc < 0)
+		return rc;
 	struct view v;
-	if (view_open(&dirs, &v, err) < 0) {
+	if ((rc = view_open(&dirs, &v, err)) < 0) {
 		berth_manifest_release(&m);
 		berth_image_config_release(&cfg);
-		return -BERTH_E_SYS;
+		return rc;
 	}
 	struct berth_lint_layer_stats *st = berth_xcalloc(v.n ? v.n : 1, sizeof(*st));
 	char **steps = berth_xcalloc(v.n ? v.n : 1, sizeof(char *));
