@@ -1133,15 +1133,18 @@ static void check_caches(const struct view *v, const json_t *config, const struc
 			int fd = open_literal(v->root[i], list[k].path);
 			if (fd < 0)
 				continue;
+			/* The largest file is kept to see whether a later step
+			 * removed (or replaced) what this layer holds. */
 			struct walk w;
-			walk_init(&w, list[k].path, 0);
+			walk_init(&w, list[k].path, 1);
 			w.only_suffix = list[k].only_suffix;
 			w.skip_top = list[k].skip_top;
 			walk_dir(&w, fd, 0);
 			if (w.files) {
 				struct hit h;
-				bool still = resolve(v, list[k].path, 0, &h) == 0;
-				if (still)
+				bool still =
+				    resolve(v, w.top[0].path, 0, &h) == 0 && h.layer == (int)i;
+				if (h.layer >= 0)
 					hit_release(v, &h);
 				char size[32];
 				human(size, w.bytes);
