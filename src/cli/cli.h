@@ -44,6 +44,9 @@ int cmd_queue(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_kv(int argc, char **argv);
+int cmd_base(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 
 /* --- a berth server over HTTP (client.c) --- */
 
