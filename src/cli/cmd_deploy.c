@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -157,6 +158,7 @@ static int deploy(const char *server, const char *arg, const char *name, const c
 {
 	struct berth_err *err = NULL;
 	struct berth_app_spec spec = {0};
+	_cleanup_free_ char *path = NULL;
 	if (berth_app_load(arg, NULL, &spec, &err) < 0)
 		return cli_fail(err, NULL);
 	json_t *j = berth_app_to_json(&spec);
@@ -188,7 +190,7 @@ static int deploy(const char *server, const char *arg, const char *name, const c
 		json_object_set_new(body, "message", json_string(message));
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	_cleanup_free_ char *path = berth_xasprintf("/v1/apps/%s/deploy", name ? name : spec.name);
+	path = berth_xasprintf("/v1/apps/%s/deploy", name ? name : spec.name);
 	struct result res = {.res = NULL};
 	berth_buf_init(&res.tail, 1u << 20);
 	long status = 0;

@@ -213,8 +213,10 @@ static void front_main(const struct front_args *a)
 			berth_front_stop(f);
 			_exit(0);
 		}
-		if (wait_ms < 100)
-			wait_ms *= 2;
+		/* Every 5 ms while a fast app may be about to answer, then
+		 * every 100 ms for slow setups. */
+		if (secs_since(&started) > 2)
+			wait_ms = 100;
 	}
 	if (ready) {
 		berth_front_set_state(f, BERTH_FRONT_READY);
@@ -387,8 +389,13 @@ static int run(struct run_cli *c)
 		show_tail(berth_runner_id(r));
 		rc = code > 0 && code < 126 ? code : CLI_FAIL;
 	}
+	/* Let go of the runner (its lock) before removing it. */
+	char id[17];
+	memcpy(id, berth_runner_id(r), sizeof(id));
+	berth_runner_free(r);
+	r = NULL;
 	struct berth_runner_info info;
-	if (berth_runner_lookup(cli_home(), berth_runner_id(r), &info, NULL) == 0) {
+	if (berth_runner_lookup(cli_home(), id, &info, NULL) == 0) {
 		berth_runner_remove(cli_home(), &info, true, NULL);
 		berth_runner_info_release(&info);
 	}

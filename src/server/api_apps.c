@@ -154,7 +154,8 @@ struct deploy {
 	bool reset_scale, recreate;
 	pid_t pid;
 	int out;               /* the worker's output */
-	struct berth_buf tail; /* its last line: "image <ref>" */
+	struct berth_buf line; /* the line being read */
+	struct berth_buf last; /* the last whole line: "image <ref>" at the end */
 	bool done;
 };
 
@@ -170,10 +171,13 @@ static ssize_t deploy_read(void *ctx, char *buf, size_t max)
 		if (n > 0) {
 			/* Keep the last line for the image name. */
 			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] == '\n')
-					berth_buf_reset(&d->tail);
-				else
-					berth_buf_addch(&d->tail, buf[i]);
+				if (buf[i] != '\n') {
+					berth_buf_addch(&d->line, buf[i]);
+				} else if (d->line.len) {
+					berth_buf_reset(&d->last);
+					berth_buf_add(&d->last, d->line.data, d->line.len);
+					berth_buf_reset(&d->line);
+				}
 			}
 			return n;
 		}
@@ -187,7 +191,7 @@ static ssize_t deploy_read(void *ctx, char *buf, size_t max)
 	d->pid = -1;
 	d->done = true;
 	struct berth_err *err = NULL;
-	const char *line = d->tail.data;
+	const char *line = d->last.data;
 	json_t *res;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || strncmp(line, "image ", 6) != 0) {
 		res = json_pack("{s:b, s:s}", "ok", 0, "error", "the build failed (see above)");
@@ -221,7 +225,8 @@ static void deploy_free(void *ctx)
 	}
 	if (d->out >= 0)
 		close(d->out);
-	berth_buf_release(&d->tail);
+	berth_buf_release(&d->line);
+	berth_buf_release(&d->last);
 	free(d->app);
 	free(d->dir);
 	free(d->spec);
@@ -304,7 +309,8 @@ static void deploy(struct srv_req *rq, struct srv_resp *rs)
 	d->message = m ? berth_xstrdup(m) : NULL;
 	d->pid = pid;
 	d->out = p[0];
-	berth_buf_init(&d->tail, 4096);
+	berth_buf_init(&d->line, 4096);
+	berth_buf_init(&d->last, 4096);
 	json_decref(body);
 	if (pid < 0) {
 		d->pid = -1;

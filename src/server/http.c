@@ -86,8 +86,8 @@ json_t *srv_body_json(const struct srv_req *rq, struct srv_resp *rs)
 
 /* -------------------------------------------------------------- routing */
 
-/* Match `path` against `pattern`; fills params (pointers into `copy`, a
- * writable copy of path) and rest. */
+/* Match rq->path against `pattern`; params point into `copy` (a writable
+ * copy of the path, NUL-split), rest into rq->path itself. */
 static bool match(const char *pattern, char *copy, struct srv_req *rq)
 {
 	size_t np = 0;
@@ -95,24 +95,29 @@ static bool match(const char *pattern, char *copy, struct srv_req *rq)
 	char *s = copy;
 	while (*p) {
 		if (p[0] == '/' && p[1] == '*' && !p[2]) { /* "/...": the rest, even "" */
-			rq->rest = *s == '/' ? s : (*s ? NULL : "");
-			return rq->rest != NULL;
+			if (*s && *s != '/')
+				return false;
+			rq->rest = rq->path + (s - copy);
+			return true;
 		}
 		if (*p == '{') {
 			const char *close = strchr(p, '}');
-			char *end = strchr(s, '/');
-			if (!close || np == SRV_PARAMS_MAX || s == end || !*s)
+			size_t n = strcspn(s, "/");
+			if (!close || np == SRV_PARAMS_MAX || n == 0)
 				return false;
 			rq->params[np++] = s;
 			p = close + 1;
-			if (!end) {
-				s += strlen(s);
-			} else {
-				if (*p != '/')
-					return false;
-				*end = '\0';
-				s = end + 1;
+			s += n;
+			if (*s == '/' && *p == '/' && !(p[1] == '*' && !p[2])) {
+				*s++ = '\0';
 				p++;
+			} else if (*s == '/' && p[0] == '/' && p[1] == '*' && !p[2]) {
+				/* the rest keeps its slash: end the param in place later */
+				rq->rest = rq->path + (s - copy);
+				*s = '\0';
+				return true;
+			} else if (*s) {
+				return false;
 			}
 			continue;
 		}

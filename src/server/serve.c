@@ -43,7 +43,9 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 	};
 	srv.metrics = srv_metrics_new();
 	struct MHD_Daemon *d = NULL;
-	int r = srv_db_open(&srv, err);
+	int r = berth_fs_mkdir_p(srv.home, 0700, err);
+	if (r == 0)
+		r = srv_db_open(&srv, err);
 	/* Requests a killed server was running go back in the queue. */
 	if (r == 0)
 		r = srv_db_exec(&srv,
@@ -79,6 +81,7 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 		MHD_stop_daemon(d);
 	srv_queue_stop(&srv);
 	srv_apps_shutdown(&srv);
+	srv_keys_release(&srv);
 	srv_db_close(&srv);
 	srv_metrics_free(srv.metrics);
 	free(srv.home);
