@@ -216,8 +216,8 @@ for i in $(seq 1 1200); do
 	sleep 0.1
 done
 got=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"name": "debian"}' "http://127.0.0.1:$P/")
-expect_eq "the python template's default image serves" "$got" '{"greeting": "hello, debian"}'
-[ "$got" == '{"greeting": "hello, debian"}' ] || diag < <(tail -20 "$TMP/run.log")
+expect_eq "the python template's default image serves" "$got" '{"greeting":"hello, debian"}'
+[ "$got" == '{"greeting":"hello, debian"}' ] || diag < <(tail -20 "$TMP/run.log")
 kill -INT "$RUN_PID"
 wait "$RUN_PID"
 RUN_PID=
