@@ -179,6 +179,8 @@ struct berth_secrets;
 
 struct berth_app_image_opts {
 	bool no_cache;       /* build without cache lookups (still records) */
+	bool pin;            /* *ref_out names this very image: "...:sha256-<hex>" (a
+			      * revision keeps its image when :latest moves on) */
 	const char *runtime; /* OCI runtime for RUN steps; NULL: detect */
 	FILE *progress;      /* the builder's step lines; NULL: quiet */
 	/* Resolves "$NAME" in build secrets and registry passwords; NULL: such

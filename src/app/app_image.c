@@ -141,6 +141,22 @@ static int find_or_pull(struct berth_store *s, const char *refstr,
 	return r;
 }
 
+/* Tag the image just built with its digest too, and name that tag. */
+static int pin(struct berth_store *s, const char *app, const char *tag,
+	       const char digest[BERTH_DIGEST_LEN + 1], char **ref_out, struct berth_err **err)
+{
+	struct berth_image_entry e = {0};
+	if (berth_store_lookup(s, tag, &e, err) < 0)
+		return -1;
+	_cleanup_free_ char *name =
+	    berth_xasprintf("localhost/apps/%s:sha256-%s", app, digest + strlen("sha256:"));
+	int r = berth_store_tag(s, name, digest, e.media_type, e.size, err);
+	berth_image_entry_release(&e);
+	if (r == 0)
+		*ref_out = steal_pointer(&name);
+	return r;
+}
+
 int berth_app_image(struct berth_store *s, const struct berth_app_spec *spec,
 		    const struct berth_app_image_opts *o, char **ref_out,
 		    char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err)
@@ -155,7 +171,9 @@ int berth_app_image(struct berth_store *s, const struct berth_app_spec *spec,
 	} else {
 		_cleanup_free_ char *tag = berth_xasprintf("localhost/apps/%s:latest", spec->name);
 		r = build(s, spec, o, registries, tag, digest, err);
-		if (r == 0)
+		if (r == 0 && o->pin)
+			r = pin(s, spec->name, tag, digest, ref_out, err);
+		else if (r == 0)
 			*ref_out = steal_pointer(&tag);
 		else
 			berth_err_prefix(err, "build the image of app '%s'", spec->name);

@@ -67,7 +67,8 @@ static int pull(void *ctx, struct berth_store *s, const char *ref, const json_t 
 	return cli_pull(s, ref, registries, false, digest, err);
 }
 
-static int app_image(const struct run_cli *c, const struct berth_app_spec *spec, char **ref)
+static int app_image(const struct run_cli *c, const struct berth_app_spec *spec, bool pin,
+		     char **ref)
 {
 	struct berth_store *s;
 	if (cli_open_store(&s) != CLI_OK)
@@ -80,6 +81,7 @@ static int app_image(const struct run_cli *c, const struct berth_app_spec *spec,
 	}
 	struct berth_app_image_opts o = {
 	    .no_cache = c->no_cache,
+	    .pin = pin,
 	    .runtime = c->runtime,
 	    .progress = stderr,
 	    .secrets = secrets,
@@ -300,7 +302,7 @@ static int run(struct run_cli *c)
 	fputc('\n', stderr);
 	/* A run killed mid-way leaves a runner like a killed `container run`. */
 	cli_recover_runners();
-	if (app_image(c, &spec, &ref) != CLI_OK)
+	if (app_image(c, &spec, false, &ref) != CLI_OK)
 		goto out;
 	fprintf(stderr, "berth: image %s ready (%.2f s)\n", ref, secs_since(&t0));
 	if (cli_container_image(ref, &o, true) != CLI_OK)
@@ -505,7 +507,7 @@ int cmd_app_build(int argc, char **argv)
 	if (r < 0)
 		return cli_fail(err, argv[i]);
 	_cleanup_free_ char *ref = NULL;
-	int rc = app_image(&c, &spec, &ref);
+	int rc = app_image(&c, &spec, true, &ref);
 	if (rc == CLI_OK)
 		printf("image %s\n", ref);
 	berth_app_spec_release(&spec);

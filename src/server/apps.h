@@ -57,6 +57,7 @@ struct srv_app_info {
 	enum berth_app_auth auth;
 	int64_t request_timeout_ms;
 	int revision;
+	int capacity; /* max_runners x max_multiplexing: requests it can run at once */
 };
 int srv_apps_info(struct berth_srv *srv, const char *app, struct srv_app_info *out,
 		  struct berth_err **err);

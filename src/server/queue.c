@@ -1,7 +1,9 @@
 /* The queue's workers. A request is a row of srv_requests from the moment
- * POST /queue answered (api_queue.c); workers claim the next one (priority,
- * then arrival), take a slot on a runner (scaling up when none is free),
- * forward it, and store the answer; 503, 504 and connection errors are
+ * POST /queue answered (api_queue.c). A worker picks the app of the next
+ * request (priority, then arrival), takes a slot on one of its runners
+ * (scaling up when none is free; the request stays IN_QUEUE, with its
+ * position, and can be cancelled meanwhile), then claims that app's next
+ * request, forwards it, and stores the answer; 503, 504 and connection errors are
  * retried up to QUEUE_RETRIES times. Every state change is one committed
  * transaction, so a killed server resumes where it was: IN_PROGRESS rows
  * go back to IN_QUEUE at start (serve.c) and each request is completed
@@ -19,8 +21,13 @@
 #define QUEUE_RETRIES 10
 /* The most of an answer that is stored. */
 #define QUEUE_RESULT_MAX (64u << 20)
-/* How long a queued request waits for a runner per attempt. */
-#define QUEUE_WAIT_MS (10 * 60 * 1000)
+
+/* Workers waiting for a slot of an app: no more than it can run at once,
+ * so that one busy app does not hold every worker. */
+struct waiting {
+	char app[64];
+	int n;
+};
 
 struct srv_queue {
 	pthread_t workers[QUEUE_WORKERS];
@@ -28,6 +35,7 @@ struct srv_queue {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
+	struct waiting waiting[QUEUE_WORKERS];
 };
 
 double srv_wall_now(void)
@@ -62,8 +70,9 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return t ? berth_xstrdup((const char *)t) : NULL;
 }
 
-/* Claim the next request: IN_QUEUE -> IN_PROGRESS, in one transaction. */
-static bool claim(struct berth_srv *srv, struct job *j)
+/* Claim the app's next request: IN_QUEUE -> IN_PROGRESS, in one
+ * transaction. */
+static bool claim(struct berth_srv *srv, const char *app, struct job *j)
 {
 	bool got = false;
 	srv_db_lock(srv);
@@ -71,10 +80,11 @@ static bool claim(struct berth_srv *srv, struct job *j)
 	if (sqlite3_prepare_v2(srv->db,
 			       "UPDATE srv_requests SET state = 'IN_PROGRESS', started = ?1, "
 			       "attempts = attempts + 1 WHERE id = (SELECT id FROM srv_requests "
-			       "WHERE state = 'IN_QUEUE' ORDER BY priority, seq LIMIT 1) "
+			       "WHERE state = 'IN_QUEUE' AND app = ?2 ORDER BY priority, seq LIMIT 1) "
 			       "RETURNING id, app, path, headers, body, attempts, webhook, created",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_double(st, 1, srv_wall_now());
+		sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(j->id, sizeof(j->id), "%s", sqlite3_column_text(st, 0));
 			j->app = col_text(st, 1);
@@ -221,21 +231,11 @@ static void headers_of(const struct job *j, struct berth_strv *out)
 	json_decref(arr);
 }
 
-static void work(struct berth_srv *srv, struct job *j)
+static void work(struct berth_srv *srv, struct job *j, const struct srv_slot *s,
+		 const struct srv_app_info *info)
 {
-	struct srv_slot slot;
+	struct srv_slot slot = *s;
 	struct berth_err *err = NULL;
-	struct srv_app_info info;
-	if (srv_apps_info(srv, j->app, &info, &err) < 0 ||
-	    srv_apps_acquire(srv, j->app, QUEUE_WAIT_MS, &slot, &err) < 0) {
-		bool gone = err->code == BERTH_E_NOT_FOUND;
-		if (gone || j->attempts >= QUEUE_RETRIES)
-			complete(srv, j, gone ? 404 : 503, "application/json", NULL, err->msg, 0);
-		else
-			requeue(srv, j, err->msg);
-		berth_err_free(err);
-		return;
-	}
 	mark_running(srv, j, &slot);
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	headers_of(j, &headers);
@@ -246,7 +246,7 @@ static void work(struct berth_srv *srv, struct job *j)
 	    .headers = &headers,
 	    .body = j->body,
 	    .body_len = j->body_len,
-	    .timeout_ms = info.request_timeout_ms,
+	    .timeout_ms = info->request_timeout_ms,
 	};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -304,6 +304,97 @@ static void work(struct berth_srv *srv, struct job *j)
 	berth_err_free(err);
 }
 
+/* The apps with queued requests, in the order of their first one. */
+static void queued_apps(struct berth_srv *srv, struct berth_strv *out)
+{
+	srv_db_lock(srv);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(srv->db,
+			       "SELECT app FROM srv_requests WHERE state = 'IN_QUEUE' GROUP BY app "
+			       "ORDER BY min(priority * 1000000000000 + seq)",
+			       -1, &st, NULL) == SQLITE_OK)
+		while (sqlite3_step(st) == SQLITE_ROW)
+			berth_strv_push(out, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	srv_db_unlock(srv);
+}
+
+/* Take a place among the app's waiting workers, if it has room for one
+ * more; the waiting entry is returned, or NULL. */
+static struct waiting *wait_place(struct srv_queue *q, const char *app, int capacity)
+{
+	struct waiting *free_slot = NULL;
+	for (size_t i = 0; i < QUEUE_WORKERS; i++) {
+		struct waiting *w = &q->waiting[i];
+		if (w->n && !strcmp(w->app, app)) {
+			if (w->n >= capacity)
+				return NULL;
+			w->n++;
+			return w;
+		}
+		if (!w->n && !free_slot)
+			free_slot = w;
+	}
+	if (!free_slot)
+		return NULL;
+	snprintf(free_slot->app, sizeof(free_slot->app), "%s", app);
+	free_slot->n = 1;
+	return free_slot;
+}
+
+/* Every queued request of an app that is gone completes as 404. */
+static void fail_app(struct berth_srv *srv, const char *app, const char *why)
+{
+	struct job j = {0};
+	while (claim(srv, app, &j)) {
+		complete(srv, &j, 404, "application/json", NULL, why, 0);
+		job_release(&j);
+		memset(&j, 0, sizeof(j));
+	}
+}
+
+/* One round: find an app with queued work and room, get a slot, run one
+ * request. False when there was nothing to do. */
+static bool serve_one(struct berth_srv *srv)
+{
+	struct srv_queue *q = srv->queue;
+	_cleanup_strv_ struct berth_strv apps = BERTH_STRV_INIT;
+	queued_apps(srv, &apps);
+	for (size_t i = 0; i < apps.n; i++) {
+		const char *app = apps.v[i];
+		struct srv_app_info info;
+		struct berth_err *err = NULL;
+		if (srv_apps_info(srv, app, &info, &err) < 0) {
+			fail_app(srv, app, err->msg);
+			berth_err_free(err);
+			continue;
+		}
+		pthread_mutex_lock(&q->mu);
+		struct waiting *w = wait_place(q, app, info.capacity > 0 ? info.capacity : 1);
+		pthread_mutex_unlock(&q->mu);
+		if (!w)
+			continue;
+		struct srv_slot slot;
+		int r = srv_apps_acquire(srv, app, 1000, &slot, &err);
+		pthread_mutex_lock(&q->mu);
+		w->n--;
+		pthread_mutex_unlock(&q->mu);
+		if (r < 0) { /* still starting: try again next round */
+			berth_err_free(err);
+			return true;
+		}
+		struct job j = {0};
+		if (!claim(srv, app, &j)) { /* cancelled or taken meanwhile */
+			srv_apps_release(srv, &slot, SRV_OK);
+			return true;
+		}
+		work(srv, &j, &slot, &info);
+		job_release(&j);
+		return true;
+	}
+	return false;
+}
+
 static void *worker(void *arg)
 {
 	struct berth_srv *srv = arg;
@@ -314,12 +405,8 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&q->mu);
 		if (stop)
 			break;
-		struct job j = {0};
-		if (claim(srv, &j)) {
-			work(srv, &j);
-			job_release(&j);
+		if (serve_one(srv))
 			continue;
-		}
 		pthread_mutex_lock(&q->mu);
 		if (!q->stop) {
 			struct timespec until;
