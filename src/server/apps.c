@@ -144,6 +144,8 @@ static int start_container(struct berth_srv *srv, struct srv_runner *rn, struct 
 		rc = berth_app_runner_opts(&rev->spec, srv->home, A->sdk_dir, rn->port, sec, &o,
 					   err);
 	if (rc == 0) {
+		/* The app reaches the server's file store and KV here. */
+		berth_strv_pushf(&o.env, "BERTH_SERVER_URL=%s", srv->public_url);
 		o.name = berth_xstrdup(rn->name);
 		rc = berth_runner_create(srv->home, &o, &r, err);
 	}

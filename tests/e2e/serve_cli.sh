@@ -81,6 +81,7 @@ _peak = 0
 class Echo(berth.App):
     image = ContainerImage.from_dockerfile_str("FROM py:1\nRUN echo v1 > /version\n")
     keep_alive = 2
+    request_timeout = 5
     max_concurrency = 2
     max_multiplexing = 1
     termination_grace_period_seconds = 2
@@ -123,6 +124,13 @@ class Echo(berth.App):
             time.sleep(0.05)
         return {"done": True}
 
+    @berth.endpoint("/kv")
+    def kv(self, input: dict) -> dict:
+        from berth.kv import KVStore
+        store = KVStore("echo")
+        store.set("last", input.get("v", ""))
+        return {"got": store.get("last"), "missing": store.get("nope")}
+
     @berth.endpoint("/wait/cancel")
     def cancel(self, input: dict) -> dict:
         self.cancelled.add(self.current_request.request_id)
@@ -144,6 +152,11 @@ expect_eq "one runner now" "$(runners echo)" 1
 curl -s -D "$TMP/hdr" -o /dev/null -X POST -d '{"n": 2}' "$URL/run/echo"
 check "answers carry a request id" grep -qi "^x-berth-request-id: " "$TMP/hdr"
 wait_for "back to zero runners after keep_alive" 15 no_runners echo || "$B" runners list | diag
+
+# The app reaches the server's KV store through the SDK.
+expect_eq "an app uses the KV store" "$(post -d '{"v": "hello"}' "$URL/run/echo/kv"; jq -c . "$TMP/body")" \
+	'200{"got":"hello","missing":null}'
+expect_eq "and the CLI sees the value" "$("$B" kv get echo last 2>&1)" hello
 
 # The queue.
 post -d '{"n": 3}' "$URL/queue/echo/" >/dev/null
@@ -234,6 +247,38 @@ curl -s "$URL/metrics" >"$TMP/metrics"
 check "metrics count requests by app" grep -q '^berth_requests_total{.*app="echo"' "$TMP/metrics"
 check "and runners by state" grep -q '^berth_runners{app="echo",state=' "$TMP/metrics"
 check "and cold starts" grep -q '^berth_cold_starts_total{app="echo"}' "$TMP/metrics"
+
+# request_timeout: 504, and the runner is recycled.
+expect_eq "a call past request_timeout is 504" \
+	"$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST -d '{"seconds": 8}' "$URL/run/echo/slow")" 504
+check "saying why" grep -q "request_timeout" "$TMP/body"
+
+# A webhook: the result is POSTed to a URL (a CGI script of busybox httpd).
+H=$TMP/hook
+mkdir -p "$H/cgi-bin"
+printf '#!/bin/sh\nhead -c "$CONTENT_LENGTH" >"%s/hook.json"\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n' "$TMP" >"$H/cgi-bin/hook"
+chmod +x "$H/cgi-bin/hook"
+HPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+busybox httpd -f -p "127.0.0.1:$HPORT" -h "$H" &
+HOOK_PID=$!
+post -d '{"n": 42}' "$URL/queue/echo/?webhook=http://127.0.0.1:$HPORT/cgi-bin/hook" >/dev/null
+hook_rid=$(jq -r .request_id "$TMP/body")
+wait_for "a webhook arrives" 30 test -s "$TMP/hook.json"
+expect_eq "with the request id, status and payload" \
+	"$(jq -c --arg id "$hook_rid" '[.request_id == $id, .status, .payload.n]' "$TMP/hook.json")" '[true,"OK",42]'
+kill "$HOOK_PID"
+
+# Keys: once one exists, the admin API and private apps need one.
+KEY=$("$B" keys create --scope admin 2>/dev/null | grep -o '[0-9a-f]\{16\}:[0-9a-f]\{64\}')
+check "an admin key is created" test -n "$KEY"
+expect_eq "a private app refuses a call without a key" "$(post -d '{}' "$URL/run/echo")" 401
+expect_eq "and takes one with a key" "$(post -H "Authorization: Key $KEY" -d '{}' "$URL/run/echo")" 200
+expect_eq "the queue refuses too" "$(post -d '{}' "$URL/queue/echo/")" 401
+"$B" apps list >/dev/null 2>&1
+expect_eq "the admin CLI needs the key" "$?" 1
+export BERTH_KEY=$KEY
+"$B" apps list >/dev/null 2>&1
+expect_eq "and works with BERTH_KEY" "$?" 0
 
 # Errors.
 expect_eq "an app that is not deployed is 404" "$(post -d '{}' "$URL/run/nope")" 404
