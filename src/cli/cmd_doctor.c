@@ -380,8 +380,15 @@ static void check_overlay(struct report *r, const char *home, bool home_ok)
 	}
 	/* Where containers' upper directories live: the state directory's
 	 * filesystem decides whether overlay works there. */
+	/* In layers/ with this process's pid in front, the store's repair
+	 * removes it should doctor be killed half way. */
+	_cleanup_free_ char *layers = berth_xasprintf("%s/layers", home);
+	struct stat st;
+	bool in_layers = home_ok && stat(layers, &st) == 0 && S_ISDIR(st.st_mode);
 	_cleanup_free_ char *tmpl =
-	    berth_xasprintf("%s/.doctor-overlay-XXXXXX", home_ok ? home : "/tmp");
+	    in_layers ? berth_xasprintf("%s/%d-doctor-XXXXXX", layers, (int)getpid())
+	    : home_ok ? berth_xasprintf("%s/.doctor-overlay-XXXXXX", home)
+		      : berth_xstrdup("/tmp/berth-doctor-XXXXXX");
 	char *dir = mkdtemp(tmpl);
 	if (!dir) {
 		report(r, LV_FAIL, "overlay", NULL, "make a test directory: %s", strerror(errno));
@@ -593,7 +600,9 @@ static char *journal_mode(sqlite3 *db)
  * filesystems break WAL's shared memory). NULL on success, else why. */
 static char *wal_works(const char *home)
 {
-	_cleanup_free_ char *path = berth_xasprintf("%s/.doctor-wal-%d.db", home, (int)getpid());
+	/* blobs/tmp/<pid>-...: the store's repair removes it if doctor is killed. */
+	_cleanup_free_ char *path =
+	    berth_xasprintf("%s/blobs/tmp/%d-doctor-wal.db", home, (int)getpid());
 	sqlite3 *a = NULL, *b = NULL;
 	char *why = NULL;
 	if (sqlite3_open(path, &a) != SQLITE_OK)
