@@ -60,9 +60,10 @@ struct berth_apt_mirror {
 int berth_base_host_mirror(const char *root, const char *suite, struct berth_apt_mirror *out,
 			   struct berth_err **err);
 /* The mirror a create would use: `explicit` (--mirror; security from it when it
- * is deb.debian.org, else none), else the host's, else the default. */
-int berth_base_pick_mirror(const char *explicit, const char *suite, struct berth_apt_mirror *out,
-			   struct berth_err **err);
+ * is deb.debian.org, else none), else the one the apt sources under `apt_root`
+ * name (NULL: the host's), else the default. */
+int berth_base_pick_mirror(const char *explicit, const char *apt_root, const char *suite,
+			   struct berth_apt_mirror *out, struct berth_err **err);
 void berth_apt_mirror_release(struct berth_apt_mirror *m);
 
 /* Where busybox comes from: `path` (NULL: /bin/busybox, then
@@ -76,9 +77,10 @@ int berth_base_find_busybox(const char *path, char **out, struct berth_err **err
 char *berth_base_find_debootstrap(struct berth_err **err);
 
 struct berth_base_opts {
-	const char *mirror;  /* --mirror, or NULL (see berth_base_pick_mirror) */
-	const char *tag;     /* canonical name to tag, or NULL: the defaults (below) */
-	const char *busybox; /* the busybox binary, or NULL */
+	const char *mirror;   /* --mirror, or NULL (see berth_base_pick_mirror) */
+	const char *apt_root; /* whose apt sources name the mirror; NULL: "/" */
+	const char *tag;      /* canonical name to tag, or NULL: the defaults (below) */
+	const char *busybox;  /* the busybox binary, or NULL */
 	/* Clamp every mtime in the layer (and the config's dates) to this;
 	 * < 0: the newest Release date of the suite's apt lists (debian), the
 	 * busybox binary's mtime (busybox). */

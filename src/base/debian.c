@@ -475,7 +475,7 @@ int berth__base_debian(struct berth_store *s, const struct berth_base_spec *spec
 		       struct berth_err **err)
 {
 	struct berth_apt_mirror m;
-	if (berth_base_pick_mirror(o->mirror, spec->suite, &m, err) < 0)
+	if (berth_base_pick_mirror(o->mirror, o->apt_root, spec->suite, &m, err) < 0)
 		return -1;
 	out->mirror = berth_xstrdup(m.uri);
 	int r = private_mounts(err);

@@ -175,8 +175,13 @@ static void scan_deb822(struct scan *sc, const char *text, size_t len)
 						 : berth_sv_eq_icase(key, "Suites")  ? &st.suites
 						 : berth_sv_eq_icase(key, "Enabled") ? &st.enabled
 										     : NULL;
+			const char *v = colon + 1, *ve = le;
+			while (v < ve && is_space(*v))
+				v++;
+			while (ve > v && is_space(ve[-1]))
+				ve--;
 			if (field)
-				*field = (struct berth_sv){colon + 1, (size_t)(le - colon - 1)};
+				*field = (struct berth_sv){v, (size_t)(ve - v)};
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -286,8 +291,8 @@ int berth_base_host_mirror(const char *root, const char *suite, struct berth_apt
 	return 0;
 }
 
-int berth_base_pick_mirror(const char *explicit, const char *suite, struct berth_apt_mirror *out,
-			   struct berth_err **err)
+int berth_base_pick_mirror(const char *explicit, const char *apt_root, const char *suite,
+			   struct berth_apt_mirror *out, struct berth_err **err)
 {
 	memset(out, 0, sizeof(*out));
 	if (explicit) {
@@ -303,7 +308,7 @@ int berth_base_pick_mirror(const char *explicit, const char *suite, struct berth
 		out->origin = berth_xstrdup("--mirror");
 		return 0;
 	}
-	if (berth_base_host_mirror(NULL, suite, out, err) < 0)
+	if (berth_base_host_mirror(apt_root, suite, out, err) < 0)
 		return -1;
 	if (out->uri)
 		return 0;

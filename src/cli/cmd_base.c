@@ -16,7 +16,7 @@
 
 static const char usage[] =
     "usage: berth base create debian:SUITE[-slim]|busybox [--mirror URL] [-t NAME:TAG]\n"
-    "                         [--quiet] [--dry-run]\n"
+    "                         [--apt-root DIR] [--quiet] [--dry-run]\n"
     "\n"
     "  debian:bookworm        debootstrap --variant=minbase, Docker's minimizing\n"
     "                         config, updates applied; tagged debian:bookworm\n"
@@ -28,6 +28,8 @@ static const char usage[] =
     "\n"
     "      --mirror URL       the Debian mirror (default: the one apt uses here,\n"
     "                         else " BERTH_BASE_DEFAULT_MIRROR ")\n"
+    "      --apt-root DIR     read the apt sources of DIR/etc/apt instead of\n"
+    "                         /etc/apt (a chroot's, another machine's)\n"
     "  -t, --tag NAME:TAG     tag the image NAME:TAG instead of the defaults\n"
     "  -q, --quiet            no debootstrap or apt output, only the steps\n"
     "      --dry-run          say what would be done, do nothing\n"
@@ -50,7 +52,8 @@ static void step(void *ctx, const char *line)
 	fprintf(stderr, "base: %s\n", line);
 }
 
-static int dry_run(const struct berth_base_spec *spec, const char *mirror, const char *tag)
+static int dry_run(const struct berth_base_spec *spec, const char *mirror, const char *apt_root,
+		   const char *tag)
 {
 	struct berth_err *err = NULL;
 	if (spec->kind == BERTH_BASE_BUSYBOX) {
@@ -62,7 +65,7 @@ static int dry_run(const struct berth_base_spec *spec, const char *mirror, const
 		return CLI_OK;
 	}
 	struct berth_apt_mirror m;
-	if (berth_base_pick_mirror(mirror, spec->suite, &m, &err) < 0)
+	if (berth_base_pick_mirror(mirror, apt_root, spec->suite, &m, &err) < 0)
 		return cli_fail(err, NULL);
 	_cleanup_free_ char *deboot = berth_base_find_debootstrap(&err);
 	if (!deboot) {
@@ -108,11 +111,15 @@ static int64_t env_epoch(void)
 static int create(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"mirror", required_argument, NULL, 'm'}, {"tag", required_argument, NULL, 't'},
-	    {"quiet", no_argument, NULL, 'q'},        {"dry-run", no_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},         {0},
+	    {"mirror", required_argument, NULL, 'm'},
+	    {"apt-root", required_argument, NULL, 'a'},
+	    {"tag", required_argument, NULL, 't'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	const char *mirror = NULL, *tag = NULL;
+	const char *mirror = NULL, *tag = NULL, *apt_root = NULL;
 	bool quiet = false, dry = false;
 	int c;
 	optind = 1;
@@ -120,6 +127,9 @@ static int create(int argc, char **argv)
 		switch (c) {
 		case 'm':
 			mirror = optarg;
+			break;
+		case 'a':
+			apt_root = optarg;
 			break;
 		case 't':
 			tag = optarg;
@@ -164,12 +174,13 @@ static int create(int argc, char **argv)
 			getenv("SOURCE_DATE_EPOCH"));
 		rc = CLI_USAGE;
 	} else if (dry) {
-		rc = dry_run(&spec, mirror, canon);
+		rc = dry_run(&spec, mirror, apt_root, canon);
 	} else {
 		struct berth_store *s;
 		rc = cli_open_store(&s);
 		if (rc == CLI_OK) {
 			struct berth_base_opts o = {.mirror = mirror,
+						    .apt_root = apt_root,
 						    .tag = canon,
 						    .source_date_epoch = epoch,
 						    .log_fd = quiet ? -1 : STDERR_FILENO,

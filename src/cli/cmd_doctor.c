@@ -799,7 +799,7 @@ static void check_base_tools(struct report *r)
 	} else {
 		_cleanup_free_ char *v = version_of(deb);
 		struct berth_apt_mirror m;
-		if (berth_base_pick_mirror(NULL, "bookworm", &m, &err) < 0) {
+		if (berth_base_pick_mirror(NULL, NULL, "bookworm", &m, &err) < 0) {
 			report(r, LV_WARN, "debootstrap", NULL, "%s; %s", v ? v : deb, err->msg);
 			berth_err_free(err);
 		} else {

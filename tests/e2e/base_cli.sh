@@ -142,6 +142,66 @@ check "  a mirror other than deb.debian.org has no security source" grep -q "^se
 check "  the full variant" grep -q "^variant: full" "$TMP/plan"
 "$B" base create debian:bookworm --mirror http://deb.debian.org/debian --dry-run >"$TMP/plan" 2>/dev/null
 check "deb.debian.org: its security mirror too" grep -q "^security: http://deb.debian.org/debian-security" "$TMP/plan"
+# The apt sources reader, on sources files of our own (--apt-root DIR reads
+# DIR/etc/apt instead of /etc/apt).
+plan() { "$B" base create debian:bookworm --apt-root "$1" --dry-run 2>/dev/null | sed -n "s/^$2: //p"; }
+R=$TMP/apt1
+mkdir -p "${R:?}/etc/apt"
+cat >"${R:?}/etc/apt/sources.list" <<'EOF'
+# a comment, then a source package line and a disabled one
+deb-src http://src.example/debian bookworm main
+# deb http://commented.example/debian bookworm main
+deb [arch=amd64 signed-by=/usr/share/keyrings/x.gpg] http://one.example/debian/ bookworm main contrib
+deb http://sec.example/debian-security bookworm-security main
+EOF
+expect_eq "one-line format: options skipped, trailing / dropped" "$(plan "$R" mirror)" \
+	"http://one.example/debian (from $R/etc/apt/sources.list)"
+expect_eq "  the security entry" "$(plan "$R" security)" http://sec.example/debian-security
+R=$TMP/apt2
+mkdir -p "${R:?}/etc/apt/sources.list.d"
+cat >"${R:?}/etc/apt/sources.list.d/debian.sources" <<'EOF'
+Types: deb
+URIs: http://off.example/debian
+Suites: bookworm
+Components: main
+Enabled: no
+
+# a comment between stanzas
+Types: deb-src deb
+URIs: http://two.example/debian
+ http://three.example/debian
+Suites: trixie
+ bookworm bookworm-updates
+Components: main
+Signed-By:
+ -----BEGIN PGP PUBLIC KEY BLOCK-----
+ .
+ mQINBFake
+ -----END PGP PUBLIC KEY BLOCK-----
+
+Types: deb
+URIs: http://sec2.example/debian-security
+Suites: bookworm-security
+Components: main
+EOF
+echo 'deb http://later.example/debian bookworm main' >"${R:?}/etc/apt/sources.list.d/zz.list"
+expect_eq "deb822: a disabled stanza skipped, folded fields read, files in apt's order" \
+	"$(plan "$R" mirror)" "http://two.example/debian (from $R/etc/apt/sources.list.d/debian.sources)"
+expect_eq "  the security stanza" "$(plan "$R" security)" http://sec2.example/debian-security
+echo 'deb http://first.example/debian bookworm main' >"${R:?}/etc/apt/sources.list"
+expect_eq "sources.list comes before sources.list.d" "$(plan "$R" mirror)" \
+	"http://first.example/debian (from $R/etc/apt/sources.list)"
+R=$TMP/apt3
+mkdir -p "${R:?}/etc/apt"
+echo 'deb http://upd.example/debian bookworm-updates main' >"${R:?}/etc/apt/sources.list"
+expect_eq "only SUITE-updates: its mirror" "$(plan "$R" mirror)" \
+	"http://upd.example/debian (from $R/etc/apt/sources.list)"
+echo 'deb http://t.example/debian trixie main' >"${R:?}/etc/apt/sources.list"
+expect_eq "another suite only: the default mirror" "$(plan "$R" mirror)" \
+	"http://deb.debian.org/debian (from the default)"
+expect_eq "  and its security mirror" "$(plan "$R" security)" http://deb.debian.org/debian-security
+expect_eq "no apt sources at all: the default" "$(plan "$TMP/nothing" mirror)" \
+	"http://deb.debian.org/debian (from the default)"
 "$B" base create debian:bookworm --mirror ftp.debian.org/debian --dry-run >/dev/null 2>"$TMP/err"
 expect_eq "a mirror that is not a URL: exit 1" "$?" 1
 check "  says what to give" grep -q "give an http://, https:// or file: URL" "$TMP/err"
