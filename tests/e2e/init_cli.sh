@@ -58,6 +58,22 @@ if command -v python3 >/dev/null; then
 	done
 fi
 
+# What berth makes of each app (read with the host's python3 and the SDK).
+spec() { "$B" debug app-spec "$1" 2>"$TMP/spec-err" | jq -c "$2"; }
+if command -v python3 >/dev/null; then
+	expect_eq "python: an SDK app with one endpoint, no GPU, its Dockerfile" \
+		"$(spec my-python-app/app.py '[.name, .sdk.class, .sdk.endpoints, .gpus, .image.dockerfile_path]')" \
+		"[\"my-python-app\",\"MyPythonApp\",[\"/\"],0,\"$W/my-python-app/Dockerfile\"]"
+	for t in pytorch cuda; do
+		expect_eq "$t: a GPU app (gpus 1, machine type GPU)" \
+			"$(spec "my-$t-app/app.py" '[.name, .gpus, .machine_type, .sdk.endpoints]')" \
+			"[\"my-$t-app\",1,\"GPU\",[\"/\"]]"
+	done
+fi
+expect_eq "server: the command in a shell, the health check on /" \
+	"$(spec my-server-app '[.name, .run.command[2], .run.health.path]')" \
+	'["my-server-app","exec httpd -f -v -p 127.0.0.1:$PORT -h /www","/"]'
+
 # The lint check can fail: an unpinned package is reported.
 sed 's/python3=3.11.2-1+b1/python3/' my-python-app/Dockerfile >"$TMP/Dockerfile.unpinned"
 "$B" lint --strict --sdk "$TMP/Dockerfile.unpinned" >"$TMP/lint" 2>/dev/null
