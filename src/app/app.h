@@ -207,7 +207,7 @@ int berth_app_image(struct berth_store *s, const struct berth_app_spec *spec,
 struct berth_container_opts;
 
 /* Where the SDK and the app's code appear inside an SDK app's container. */
-#define BERTH_APP_SDK_MOUNT "/opt/berth/sdk"
+#define BERTH_APP_SDK_MOUNT  "/opt/berth/sdk"
 #define BERTH_APP_CODE_MOUNT "/app"
 
 /* Fill o->image, image_digest, lowers and image_config from the stored image
@@ -222,8 +222,8 @@ int berth_app_container_image(struct berth_store *s, const char *ref,
  * (from `secrets`; a missing one is an error that names it; their values
  * are masked in the output), /data mounts under `home`, GPUs and the grace
  * period. Call after berth_app_container_image(). */
-int berth_app_runner_opts(const struct berth_app_spec *spec, const char *home,
-			  const char *sdk_dir, unsigned port, struct berth_secrets *secrets,
+int berth_app_runner_opts(const struct berth_app_spec *spec, const char *home, const char *sdk_dir,
+			  unsigned port, struct berth_secrets *secrets,
 			  struct berth_container_opts *o, struct berth_err **err);
 
 #endif

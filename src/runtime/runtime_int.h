@@ -72,7 +72,7 @@ struct berth_runner {
 	bool host_hybrid;            /* the real /sys/fs/cgroup is hybrid (crun's work-around) */
 	struct berth_strv args;      /* the process */
 	struct berth_strv warnings;
-	int lock_fd; /* flock held by the creator, then by the monitor */
+	int lock_fd;         /* flock held by the creator, then by the monitor */
 	bool stop_signalled; /* the monitor got SIGINT/SIGTERM/SIGHUP */
 	struct berth_runner_info info;
 };

@@ -702,7 +702,8 @@ int srv_apps_info(struct berth_srv *srv, const char *app, struct srv_app_info *o
 		out->request_timeout_ms = a->rev->spec.request_timeout_ms;
 		out->revision = a->rev->revision;
 		const struct berth_app_scaling *sc = &a->rev->spec.scaling;
-		out->capacity = sc->max_runners * (sc->max_multiplexing > 0 ? sc->max_multiplexing : 1);
+		out->capacity =
+		    sc->max_runners * (sc->max_multiplexing > 0 ? sc->max_multiplexing : 1);
 	}
 	pthread_mutex_unlock(&A->mu);
 	if (!a || !a->rev)

@@ -77,12 +77,13 @@ static bool claim(struct berth_srv *srv, const char *app, struct job *j)
 	bool got = false;
 	srv_db_lock(srv);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(srv->db,
-			       "UPDATE srv_requests SET state = 'IN_PROGRESS', started = ?1, "
-			       "attempts = attempts + 1 WHERE id = (SELECT id FROM srv_requests "
-			       "WHERE state = 'IN_QUEUE' AND app = ?2 ORDER BY priority, seq LIMIT 1) "
-			       "RETURNING id, app, path, headers, body, attempts, webhook, created",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		srv->db,
+		"UPDATE srv_requests SET state = 'IN_PROGRESS', started = ?1, "
+		"attempts = attempts + 1 WHERE id = (SELECT id FROM srv_requests "
+		"WHERE state = 'IN_QUEUE' AND app = ?2 ORDER BY priority, seq LIMIT 1) "
+		"RETURNING id, app, path, headers, body, attempts, webhook, created",
+		-1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_double(st, 1, srv_wall_now());
 		sqlite3_bind_text(st, 2, app, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
