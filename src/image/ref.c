@@ -46,9 +46,10 @@ static bool valid_domain(const char *s, size_t n)
 {
 	size_t i = 0;
 	if (n && s[0] == '[') {
-		while (i < n && s[i] != ']')
-			i++;
-		if (i == n)
+		/* An IPv6 literal as Docker takes it: \[[a-fA-F0-9:]+\]. */
+		for (i = 1; i < n && (isxdigit((unsigned char)s[i]) || s[i] == ':'); i++)
+			;
+		if (i == 1 || i == n || s[i] != ']')
 			return false;
 		i++;
 	} else {
@@ -216,6 +217,12 @@ char *berth_ref_familiar(const struct berth_ref *r)
 	bool hub = !strcmp(r->domain, "docker.io");
 	if (hub && !strncmp(path, "library/", 8) && !strchr(path + 8, '/'))
 		path += 8;
+	/* "docker.io/localhost/x" or "docker.io/a.b/c" must keep its domain:
+	 * without it the first component would be read as a registry host. */
+	size_t first = strcspn(path, "/");
+	if (hub && path[first] == '/' &&
+	    (memchr(path, '.', first) || (first == 9 && !memcmp(path, "localhost", 9))))
+		hub = false;
 	return berth_xasprintf("%s%s%s%s%s%s%s", hub ? "" : r->domain, hub ? "" : "/", path,
 			       tag ? ":" : "", tag ? tag : "", r->digest ? "@" : "",
 			       r->digest ? r->digest : "");
