@@ -68,7 +68,12 @@ done
 # The CLI scripts again through the sanitized binary: error paths leak-checked.
 if [ -n "$SAN_BUILD" ]; then
 	for s in tests/e2e/cli_dockerfile.sh tests/e2e/dockerfile_cases.sh tests/e2e/image_cli.sh \
-		tests/e2e/container_cli.sh tests/e2e/secrets_cli.sh tests/e2e/build_cli.sh; do
+		tests/e2e/container_cli.sh tests/e2e/secrets_cli.sh tests/e2e/build_cli.sh \
+		tests/e2e/build_add.sh tests/e2e/build_run.sh tests/e2e/build_onbuild.sh \
+		tests/e2e/build_copy.sh tests/e2e/build_progress.sh tests/e2e/lint_cli.sh \
+		tests/e2e/validate_cli.sh tests/e2e/run_cli.sh tests/e2e/serve_stores.sh \
+		tests/e2e/serve_cli.sh tests/e2e/doctor_cli.sh tests/e2e/init_cli.sh \
+		tests/e2e/base_cli.sh; do
 		BERTH="$PWD/$SAN_BUILD/berth" run_tap "asan+ubsan/e2e/$(basename "$s" .sh)" bash "$s"
 	done
 fi
