@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -97,31 +96,6 @@ void berth__base_step(const struct berth_base_opts *o, const char *fmt, ...)
 	_cleanup_free_ char *line = berth_xvasprintf(fmt, ap);
 	va_end(ap);
 	o->step(o->step_ctx, line);
-}
-
-char *berth__base_scratch(struct berth_store *s, struct berth_err **err)
-{
-	/* "<pid>-" names are what the store's repair removes once this process
-	 * is gone. */
-	for (int attempt = 0; attempt < 16; attempt++) {
-		unsigned r = 0;
-		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			r = (unsigned)attempt * 2654435761u;
-		char *dir = berth_xasprintf("%s/layers/%d-base-%08x", berth_store_home(s),
-					    (int)getpid(), r);
-		if (mkdir(dir, 0755) == 0)
-			return dir;
-		int e = errno;
-		free(dir);
-		if (e != EEXIST) {
-			berth_err_sys(err, e, "make a directory in '%s/layers'",
-				      berth_store_home(s));
-			return NULL;
-		}
-	}
-	berth_err_set(err, BERTH_E_SYS, "make a directory in '%s/layers': no free name",
-		      berth_store_home(s));
-	return NULL;
 }
 
 int berth__base_put(int rootfd, const char *path, const char *text, mode_t mode,

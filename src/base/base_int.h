@@ -15,11 +15,6 @@
 void berth__base_step(const struct berth_base_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A new empty directory <home>/layers/<pid>-base-XXXXXX, where the root
- * filesystem is made: the store's repair removes it if this process dies.
- * free(). */
-char *berth__base_scratch(struct berth_store *s, struct berth_err **err);
-
 /* Write `text` to `path` beneath rootfd (created or truncated, `mode`). */
 int berth__base_put(int rootfd, const char *path, const char *text, mode_t mode,
 		    struct berth_err **err);

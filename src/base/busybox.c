@@ -256,7 +256,7 @@ int berth__base_busybox(struct berth_store *s, const struct berth_base_spec *spe
 	_cleanup_free_ char *version = busybox_version(bin);
 	berth__base_step(o, "busybox %s from %s: applets, users and groups", version ? version : "",
 			 bin);
-	_cleanup_free_ char *dir = berth__base_scratch(s, err);
+	_cleanup_free_ char *dir = berth_store_layer_scratch(s, "base", err);
 	if (!dir)
 		return -1;
 	size_t applets = 0;

@@ -14,35 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Copy the temp blob into the store through a verifying writer. */
-static int store_blob(struct berth_store *s, int fd, const char *digest, int64_t size,
-		      struct berth_err **err)
-{
-	if (berth_blob_exists(s, digest))
-		return 0;
-	struct berth_blob_writer *w;
-	if (berth_blob_writer_new(s, digest, size, &w, err) < 0)
-		return -1;
-	char buf[65536];
-	for (off_t off = 0;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			berth_blob_abort(w);
-			return berth_err_sys(err, errno, "read the new layer");
-		}
-		if (n == 0)
-			break;
-		if (berth_blob_write(w, buf, (size_t)n, err) < 0) {
-			berth_blob_abort(w);
-			return -1;
-		}
-		off += n;
-	}
-	return berth_blob_commit(w, NULL, err);
-}
-
 static void rfc3339(int64_t t, char out[32])
 {
 	time_t tt = (time_t)t;
@@ -69,7 +40,7 @@ static int pack(struct berth_store *s, const struct berth__base_image *img,
 				    .source_date_epoch = img->epoch};
 	int r = berth_layer_create(dfd, fd, &o, digest, out->diff_id, &out->layer_size, err);
 	if (r == 0)
-		r = store_blob(s, fd, digest, out->layer_size, err);
+		r = berth_blob_import_fd(s, fd, digest, out->layer_size, err);
 	unlink(tmp);
 	if (r < 0)
 		return berth_err_prefix(err, "pack the new system as a layer");

@@ -479,7 +479,7 @@ int berth__base_debian(struct berth_store *s, const struct berth_base_spec *spec
 		return -1;
 	out->mirror = berth_xstrdup(m.uri);
 	int r = private_mounts(err);
-	_cleanup_free_ char *dir = r == 0 ? berth__base_scratch(s, err) : NULL;
+	_cleanup_free_ char *dir = r == 0 ? berth_store_layer_scratch(s, "base", err) : NULL;
 	if (r < 0 || !dir) {
 		berth_apt_mirror_release(&m);
 		return -1;

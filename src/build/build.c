@@ -831,7 +831,7 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	const char *user = config_str(st, "User");
 	bool none = in->network == BERTH_DF_NET_NONE;
 	int rc = 0;
-	_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
+	_cleanup_free_ char *scratch = berth_store_layer_scratch(b->s, "build", err);
 	if (!scratch)
 		return -1;
 	_cleanup_strv_ struct berth_strv mountpoints = BERTH_STRV_INIT;
@@ -1118,7 +1118,7 @@ static int copy_target_open(struct builder *b, struct state *st, const struct be
 {
 	const char *kind = berth_df_kind_name(in->kind);
 	*t = (struct copy_target){.view = -1, .upper = -1, .mode = default_mode};
-	t->scratch = berth__layer_scratch(b->s, err);
+	t->scratch = berth_store_layer_scratch(b->s, "build", err);
 	if (!t->scratch || (t->view = view_open(b, st, err)) < 0)
 		return -1;
 	t->upper = open(t->scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1732,7 +1732,7 @@ static int do_workdir(struct builder *b, struct state *st, const struct berth_df
 	key_of(st->key, &parts, key);
 	int rc = 0;
 	if (!cache_hit(b, st, key, &parts)) {
-		_cleanup_free_ char *scratch = berth__layer_scratch(b->s, err);
+		_cleanup_free_ char *scratch = berth_store_layer_scratch(b->s, "build", err);
 		_cleanup_close_ int upper =
 		    scratch ? open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 		_cleanup_free_ char *slashed = berth_xasprintf("%s/", dir);

@@ -266,10 +266,6 @@ struct berth__layer {
 	int64_t size;
 };
 
-/* A new, empty scratch directory for a layer, under the store's layers/
- * (same filesystem; named so the store's repair removes it if this process
- * dies). free(). */
-char *berth__layer_scratch(struct berth_store *s, struct berth_err **err);
 /* Turn the scratch directory into a stored layer: tar+gzip blob (entries
  * sorted, whiteouts in OCI form), DiffID, ChainID on parent_chain (NULL for
  * the first layer), the directory moved to layers/<chain-hex> (dropped when

@@ -203,22 +203,8 @@ static int pull(void *ctx, struct berth_store *s, const char *ref,
 		char digest[BERTH_DIGEST_LEN + 1], struct berth_err **err)
 {
 	const struct build_cli *c = ctx;
-	_cleanup_strv_ struct berth_strv insecure = BERTH_STRV_INIT;
-	struct berth_transfer_opts t;
-	cli_transfer_init(&t, &insecure);
-	struct berth_cred_source creds = *t.creds;
-	creds.registries = c->registries;
-	t.creds = &creds;
-	if (c->quiet || c->json) /* json: stderr holds events only */
-		t.status = NULL, t.progress = NULL;
-	struct berth_image_entry e;
-	int r = berth_pull(s, ref, &t, &e, err);
-	cli_transfer_done();
-	if (r < 0)
-		return r;
-	memcpy(digest, e.digest, BERTH_DIGEST_LEN + 1);
-	berth_image_entry_release(&e);
-	return 0;
+	/* json: stderr holds events only */
+	return cli_pull(s, ref, c->registries, c->quiet || c->json, digest, err);
 }
 
 static int build(struct build_cli *c)

@@ -153,6 +153,15 @@ int berth_blob_read(struct berth_store *s, const char *digest, size_t max, struc
 		    struct berth_err **err);
 /* The path of a blob (for handing to other tools). Free with free(). */
 char *berth_blob_path(struct berth_store *s, const char *digest);
+/* Store the `size` bytes of fd (read with pread from offset 0, fd borrowed)
+ * as the blob `digest`, verified; a no-op when it is already there. */
+int berth_blob_import_fd(struct berth_store *s, int fd, const char *digest, int64_t size,
+			 struct berth_err **err);
+
+/* A new empty directory under layers/, "<pid>-<what>-<random>", for a layer
+ * being made (the store's repair removes such names once that pid is gone).
+ * free(). */
+char *berth_store_layer_scratch(struct berth_store *s, const char *what, struct berth_err **err);
 
 /* Tags: canonical reference string -> manifest digest (what `berth images`
  * lists). Tagging an existing name moves it. */
