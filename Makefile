@@ -41,7 +41,7 @@ TEST_BIN = $(UNIT_BIN) $(BUILD)/tests/run-conformance $(FUZZ_REPLAY) $(TOOL_BIN)
 # Keep test objects: they are not throw-away intermediates.
 .SECONDARY:
 
-.PHONY: all deps check check-san test demo bench fuzz format format-check clean
+.PHONY: all deps check check-san test demo bench fuzz reliability format format-check clean
 all: $(BUILD)/berth
 
 $(BUILD)/%.o: %.c
@@ -99,17 +99,48 @@ demo: deps all
 bench: all $(BUILD)/bench/parse_bench $(BUILD)/bench/nsexec
 	@BUILD=$(BUILD) ./bench/report
 
-# libFuzzer builds (clang): `make fuzz T=parse SECONDS=60`.
-FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
-             $(shell pkg-config --cflags $(PKGS_LIB) 2>/dev/null)
-T ?= parse
-SECONDS ?= 60
+# libFuzzer builds (clang): `make fuzz [T=name] [FUZZ_SECONDS=N] [FUZZ_MERGE=1]`.
+# Without T every target runs in turn, N seconds each. The library is built
+# once with clang (build/fuzz/src/...), each target linked against it; new
+# inputs go to build/fuzz/corpus_<t>, crashes to build/fuzz/crash-<t>-*.
+# FUZZ_MERGE=1 then adds the inputs that reach new code to the committed
+# corpus tests/fuzz/corpus/<t>. Fails when a target crashed.
+FUZZ_DIR     = build/fuzz
+FUZZ_CFLAGS  = -std=gnu17 -D_GNU_SOURCE -g -O1 -Isrc -Itests -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+               $(shell pkg-config --cflags $(PKGS_LIB) 2>/dev/null)
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_TARGETS = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SECONDS ?= $(or $(SECONDS),60)
+T ?=
+$(FUZZ_DIR)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_DIR)/libberth.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@ && ar rcs $@ $^ && echo "ar $@"
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libberth.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libberth.a $(LDLIBS)
 fuzz:
 	@./scripts/install-deps.sh $(FUZZ_APT)
-	@mkdir -p build/fuzz build/fuzz/corpus_$(T)
-	clang $(FUZZ_FLAGS) -o build/fuzz/fuzz_$(T) tests/fuzz/fuzz_$(T).c $(LIB_SRC) $(LDLIBS)
-	build/fuzz/fuzz_$(T) -max_total_time=$(SECONDS) $(if $(wildcard tests/fuzz/$(T).dict),-dict=tests/fuzz/$(T).dict) \
-		build/fuzz/corpus_$(T) tests/fuzz/corpus/$(T) 2>&1 | tail -20 || true
+	@$(MAKE) --no-print-directory $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(or $(T),$(FUZZ_TARGETS)))
+	@failed=""; for t in $(or $(T),$(FUZZ_TARGETS)); do \
+		mkdir -p $(FUZZ_DIR)/corpus_$$t tests/fuzz/corpus/$$t; \
+		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$t- $$dict \
+			$(FUZZ_DIR)/corpus_$$t tests/fuzz/corpus/$$t >$(FUZZ_DIR)/$$t.log 2>&1 \
+			|| failed="$$failed $$t"; \
+		grep -E '^(#[0-9]+.*(DONE|pulse)|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' \
+			$(FUZZ_DIR)/$$t.log | tail -4 | sed 's/^/    /'; \
+		if [ "$(FUZZ_MERGE)" = 1 ]; then \
+			$(FUZZ_DIR)/fuzz_$$t -merge=1 $$dict tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus_$$t \
+				>>$(FUZZ_DIR)/$$t.log 2>&1 || failed="$$failed $$t(merge)"; \
+		fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz: FAILED:$$failed (see $(FUZZ_DIR)/<target>.log and $(FUZZ_DIR)/crash-*)"; exit 1; \
+	fi; echo "fuzz: no crash"
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
