@@ -1,12 +1,19 @@
 /* A test proxy in front of a plain registry that misbehaves on blob
  * downloads on purpose: --mode corrupt flips a byte, truncate stops half
  * way (the connection breaks), slow trickles the bytes out, pass forwards.
- * Everything else is forwarded untouched. Listens on 127.0.0.1 only.
+ * Faults for tests/reliability: error answers 503 to every blob GET,
+ * error-manifest to every manifest request, flaky answers 503 to the first
+ * two GETs of each blob, hang-once never answers the first blob GET (the
+ * connection stays open), wrong-blob serves zeros of the right length,
+ * wrong-manifest serves a manifest with other bytes (so another digest)
+ * under the same Docker-Content-Digest. Everything else is forwarded
+ * untouched. Listens on 127.0.0.1 only.
  *   blob_proxy --listen PORT --upstream 127.0.0.1:5000 --mode corrupt */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +24,67 @@
 
 #include "common/common.h"
 
-enum mode { PASS, CORRUPT, TRUNCATE, SLOW };
+enum mode {
+	PASS,
+	CORRUPT,
+	TRUNCATE,
+	SLOW,
+	ERROR,
+	ERROR_MANIFEST,
+	FLAKY,
+	HANG_ONCE,
+	WRONG_BLOB,
+	WRONG_MANIFEST
+};
+
+static const char *const mode_names[] = {
+    [PASS] = "pass",
+    [CORRUPT] = "corrupt",
+    [TRUNCATE] = "truncate",
+    [SLOW] = "slow",
+    [ERROR] = "error",
+    [ERROR_MANIFEST] = "error-manifest",
+    [FLAKY] = "flaky",
+    [HANG_ONCE] = "hang-once",
+    [WRONG_BLOB] = "wrong-blob",
+    [WRONG_MANIFEST] = "wrong-manifest",
+};
+
+#define FLAKY_FAILS 2  /* 503s before a blob is served (flaky) */
+#define FLAKY_URLS  64 /* blobs remembered (flaky) */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char *flaky_urls[FLAKY_URLS];
+static int flaky_seen[FLAKY_URLS];
+static bool hung; /* hang-once: the first blob GET has been held */
+
+/* How many times this blob URL was asked for before (flaky). */
+static int flaky_count(const char *url)
+{
+	pthread_mutex_lock(&lock);
+	int i = 0;
+	while (i < FLAKY_URLS && flaky_urls[i] && strcmp(flaky_urls[i], url))
+		i++;
+	int n = FLAKY_FAILS;
+	if (i < FLAKY_URLS) {
+		if (!flaky_urls[i])
+			flaky_urls[i] = berth_xstrdup(url);
+		n = flaky_seen[i]++;
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+static struct MHD_Response *unavailable(void)
+{
+	static const char body[] =
+	    "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"blob_proxy: injected "
+	    "fault\"}]}";
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	return r;
+}
 
 static const char *upstream;
 static enum mode mode;
@@ -116,6 +183,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	bool is_blob_get = !strcmp(method, "GET") && strstr(url, "/blobs/sha256:");
+	bool is_manifest = strstr(url, "/manifests/") != NULL;
+	if ((mode == ERROR && is_blob_get) || (mode == ERROR_MANIFEST && is_manifest) ||
+	    (mode == FLAKY && is_blob_get && flaky_count(url) < FLAKY_FAILS)) {
+		struct MHD_Response *r = unavailable();
+		enum MHD_Result ret = MHD_queue_response(c, 503, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	if (mode == HANG_ONCE && is_blob_get) {
+		pthread_mutex_lock(&lock);
+		bool first = !hung;
+		hung = true;
+		pthread_mutex_unlock(&lock);
+		/* Hold the connection without a byte of answer until the
+		 * client gives up (or we are stopped). */
+		while (first && !stop)
+			usleep(100000);
+	}
 	/* Rebuild the URL with its query string. */
 	struct berth_buf target;
 	berth_buf_init(&target, 1 << 16);
@@ -166,9 +252,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		t->body.data[t->body.len / 2] ^= 0x55;
 	if (blob_get && mode == TRUNCATE)
 		t->limit = t->body.len / 2;
+	if (blob_get && mode == WRONG_BLOB)
+		memset(t->body.data, 0, t->body.len);
+	if (mode == WRONG_MANIFEST && is_manifest && !strcmp(method, "GET") && f.status == 200 &&
+	    t->body.len) {
+		/* Other bytes, the same JSON: a trailing newline. */
+		berth_buf_addch(&t->body, '\n');
+		f.body = t->body;
+		t->limit = t->body.len;
+	}
 	struct MHD_Response *resp =
 	    MHD_create_response_from_callback(f.body.len, 16384, trickle_read, t, trickle_free);
-	if (!blob_get || mode == PASS || mode == CORRUPT)
+	if (!blob_get || mode != TRUNCATE)
 		t->limit = t->body.len;
 	for (size_t i = 0; i < f.headers.n; i++) {
 		char *colon = strchr(f.headers.v[i], ':');
@@ -209,14 +304,14 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--upstream"))
 			upstream = argv[i + 1];
 		else if (!strcmp(argv[i], "--mode"))
-			mode = !strcmp(argv[i + 1], "corrupt")    ? CORRUPT
-			       : !strcmp(argv[i + 1], "truncate") ? TRUNCATE
-			       : !strcmp(argv[i + 1], "slow")     ? SLOW
-								  : PASS;
+			for (size_t m = 0; m < BERTH_ARRAY_SIZE(mode_names); m++)
+				if (!strcmp(argv[i + 1], mode_names[m]))
+					mode = (enum mode)m;
 	}
 	if (!port || !upstream) {
 		fprintf(stderr, "usage: blob_proxy --listen PORT --upstream HOST:PORT "
-				"[--mode pass|corrupt|truncate|slow]\n");
+				"[--mode pass|corrupt|truncate|slow|error|error-manifest|flaky|"
+				"hang-once|wrong-blob|wrong-manifest]\n");
 		return 2;
 	}
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
