@@ -7,7 +7,6 @@
 #include "secrets/secrets.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -282,7 +281,7 @@ stop:
 	rn->state = SRV_RUNNER_TERMINATING;
 	if (failed) {
 		app->failures++;
-		double b = pow(2, app->failures - 1);
+		double b = app->failures > 7 ? BACKOFF_MAX_S : (double)(1 << (app->failures - 1));
 		app->backoff_until = now_s() + (b > BACKOFF_MAX_S ? BACKOFF_MAX_S : b);
 	}
 	pthread_cond_broadcast(&A->cv);
