@@ -151,4 +151,5 @@ format-check:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# Only the compiler's dependency files (build/ also holds state dirs, e.g. build/demo).
+-include $(shell find build/src build/tests build/bench build/san -name '*.d' -type f 2>/dev/null)
