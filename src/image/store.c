@@ -74,7 +74,16 @@ static int db_open(struct berth_store *s, struct berth_err **err)
 		return berth_err_set(err, BERTH_E_SYS, "open state database '%s': %s", path,
 				     s->db ? sqlite3_errmsg(s->db) : "out of memory");
 	sqlite3_busy_timeout(s->db, 10000);
-	if (db_exec_at_open(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) < 0)
+	/* Keep berth.db-wal and -shm when the last connection closes (the WAL
+	 * emptied): opening a WAL database creates and sizes them otherwise,
+	 * which a full disk refuses, and then not even `berth images` could
+	 * read the store. */
+	int persist = 1;
+	sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	if (db_exec_at_open(s->db,
+			    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+			    "PRAGMA journal_size_limit=4194304;",
+			    err) < 0)
 		return -BERTH_E_SYS;
 	sqlite3_stmt *st = NULL;
 	int version = 0;
