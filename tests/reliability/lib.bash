@@ -135,3 +135,11 @@ make_data_image() {
 	"$B" image load "$w/oci" -t "$tag" >/dev/null || return 1
 	rm -rf "$w" "$r"
 }
+
+# known_issue NAME WHY: a check that fails because of a bug found and
+# reported but not fixed yet (TAP TODO: not counted as a failure by TAP
+# harnesses; scripts/reliability.sh lists it as a known issue).
+known_issue() {
+	_n=$((_n + 1))
+	echo "not ok $_n - $1 # TODO $2"
+}
