@@ -195,9 +195,13 @@ static ssize_t deploy_read(void *ctx, char *buf, size_t max)
 	json_t *res;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || strncmp(line, "image ", 6) != 0) {
 		res = json_pack("{s:b, s:s}", "ok", 0, "error", "the build failed (see above)");
+		berth_fs_remove_tree(AT_FDCWD, d->dir, NULL); /* no revision: nothing kept */
 	} else if (record(d->srv, d->app, d->revision, d->spec, d->dir, line + 6, d->message,
-			  &err) < 0 ||
-		   srv_apps_activate(d->srv, d->app, d->revision, d->reset_scale, d->recreate,
+			  &err) < 0) {
+		res = json_pack("{s:b, s:s}", "ok", 0, "error", err->msg);
+		berth_err_free(err);
+		berth_fs_remove_tree(AT_FDCWD, d->dir, NULL);
+	} else if (srv_apps_activate(d->srv, d->app, d->revision, d->reset_scale, d->recreate,
 				     &err) < 0) {
 		res = json_pack("{s:b, s:s}", "ok", 0, "error", err->msg);
 		berth_err_free(err);

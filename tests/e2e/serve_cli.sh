@@ -280,6 +280,16 @@ export BERTH_KEY=$KEY
 "$B" apps list >/dev/null 2>&1
 expect_eq "and works with BERTH_KEY" "$?" 0
 
+# A deploy whose build fails changes nothing.
+mkdir -p "$TMP/broken"
+printf 'name: broken\nimage:\n  dockerfile: |\n    FROM py:1\n    RUN echo "no such thing" >&2; exit 3\n' >"$TMP/broken/berth.yaml"
+"$B" deploy "$TMP/broken" >/dev/null 2>"$TMP/err"
+expect_eq "a deploy whose build fails exits 1" "$?" 1
+check "showing the build's error" grep -q "no such thing" "$TMP/err"
+check "and saying the deploy failed" grep -q "deploy failed" "$TMP/err"
+expect_eq "no app was made" "$("$B" apps list --json | jq '[.apps[] | select(.name == "broken")] | length')" 0
+check "and no files were left" test ! -e "$BERTH_HOME/apps/broken/1"
+
 # Errors.
 expect_eq "an app that is not deployed is 404" "$(post -d '{}' "$URL/run/nope")" 404
 "$B" deploy "$TMP/missing.py::X" >/dev/null 2>"$TMP/err"
