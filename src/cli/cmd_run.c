@@ -508,6 +508,10 @@ int cmd_app_build(int argc, char **argv)
 		return cli_fail(err, argv[i]);
 	_cleanup_free_ char *ref = NULL;
 	int rc = app_image(&c, &spec, true, &ref);
+	/* The checks berth run makes, before a deploy rolls out an image that
+	 * cannot start. */
+	if (rc == CLI_OK)
+		rc = cli_validate_app_image(&spec, ref);
 	if (rc == CLI_OK)
 		printf("image %s\n", ref);
 	berth_app_spec_release(&spec);

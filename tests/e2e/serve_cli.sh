@@ -290,6 +290,13 @@ check "and saying the deploy failed" grep -q "deploy failed" "$TMP/err"
 expect_eq "no app was made" "$("$B" apps list --json | jq '[.apps[] | select(.name == "broken")] | length')" 0
 check "and no files were left" test ! -e "$BERTH_HOME/apps/broken/1"
 
+# A deploy of an SDK app whose image has no python3 is refused before rollout.
+mkdir -p "$TMP/nopy"
+printf 'import berth\nfrom berth.container import ContainerImage\n\n\nclass NoPy(berth.App):\n    image = ContainerImage.from_dockerfile_str("FROM py:1\\nRUN rm /usr/bin/python3*\\n")\n\n    @berth.endpoint("/")\n    def run(self, input: dict) -> dict:\n        return {}\n' >"$TMP/nopy/app.py"
+"$B" deploy "$TMP/nopy/app.py::NoPy" >/dev/null 2>"$TMP/err"
+expect_eq "an SDK app without python3 is not deployed" "$?" 1
+check "with the seed's message and fix" grep -qi "python binary not found" "$TMP/err"
+
 # Errors.
 expect_eq "an app that is not deployed is 404" "$(post -d '{}' "$URL/run/nope")" 404
 "$B" deploy "$TMP/missing.py::X" >/dev/null 2>"$TMP/err"
