@@ -41,7 +41,7 @@ TEST_BIN = $(UNIT_BIN) $(BUILD)/tests/run-conformance $(FUZZ_REPLAY) $(TOOL_BIN)
 # Keep test objects: they are not throw-away intermediates.
 .SECONDARY:
 
-.PHONY: all deps check check-san test demo bench fuzz reliability format format-check clean
+.PHONY: all deps check check-san check-slow test demo bench fuzz reliability format format-check clean
 all: $(BUILD)/berth
 
 $(BUILD)/%.o: %.c
@@ -93,8 +93,27 @@ check: deps
 	@$(MAKE) -s --no-print-directory SANITIZE=address,undefined $(patsubst $(BUILD)/%,build/san/%,$(TEST_BIN)) build/san/berth
 	@BUILD=$(BUILD) SAN_BUILD=build/san ./tests/run-all.sh
 
+# `make demo`: examples/text-to-image built, deployed on `berth serve` and
+# called (scripts/demo.sh). State in build/demo/home, kept between runs: the
+# base image (debootstrap) and the build cache; rm -rf build/demo starts over.
+DEMO_APT = curl
 demo: deps all
+	@./scripts/install-deps.sh $(DEMO_APT)
 	@./scripts/demo.sh $(BUILD)/berth
+
+# The slow tier, not part of `make check`: the demo end to end in a fresh
+# state directory (tests/slow/) and the debian base images (base_cli.sh with
+# BERTH_SLOW=1). Needs root and the Debian mirror (each SKIPs without them).
+check-slow: deps all
+	@./scripts/install-deps.sh $(DEMO_APT)
+	@mkdir -p $(BUILD)/test-logs; failed=""; for s in tests/slow/*.sh tests/e2e/base_cli.sh; do \
+		log=$(BUILD)/test-logs/slow_$$(basename $$s .sh).log; \
+		BERTH=$(CURDIR)/$(BUILD)/berth BERTH_SLOW=1 bash $$s >$$log 2>&1 || failed="$$failed $$s"; \
+		printf '%-32s %4d passed, %d failed\n' $$s $$(grep -c '^ok ' $$log) $$(grep -c '^not ok' $$log); \
+		grep -E -A4 '^not ok|# SKIP' $$log | sed 's/^/    /'; \
+	done; \
+	if [ -n "$$failed" ]; then echo "check-slow: FAILED:$$failed (logs: $(BUILD)/test-logs/slow_*.log)"; exit 1; fi; \
+	echo "check-slow: ok"
 
 bench: all $(BUILD)/bench/parse_bench $(BUILD)/bench/nsexec
 	@BUILD=$(BUILD) ./bench/report
