@@ -209,6 +209,21 @@ expect_eq "cancel a running request" \
 	"$(curl -s -X PUT "$URL/queue/echo/requests/$running/cancel" | jq -r .status)" CANCELLATION_REQUESTED
 wait_for "the app ends it with 499" 15 \
 	sh -c "curl -s '$URL/queue/echo/requests/$running/status' | jq -e '.response_status == 499'"
+# Priority: a low-priority request waits behind a normal one sent after it.
+post -d '{"seconds": 1.5}' "$URL/queue/echo/slow" >/dev/null
+blocker=$(jq -r .request_id "$TMP/body")
+wait_for "a blocker runs" 30 \
+	sh -c "curl -s '$URL/queue/echo/requests/$blocker/status' | jq -e '.status == \"IN_PROGRESS\"'"
+post -H 'X-Berth-Queue-Priority: low' -d '{"n": "low"}' "$URL/queue/echo/" >/dev/null
+low=$(jq -r .request_id "$TMP/body")
+post -d '{"n": "normal"}' "$URL/queue/echo/" >/dev/null
+normal=$(jq -r .request_id "$TMP/body")
+expect_eq "the low-priority request is behind the normal one" \
+	"$(curl -s "$URL/queue/echo/requests/$low/status" | jq .queue_position)" 1
+wait_for "both complete" 30 \
+	sh -c "curl -s '$URL/queue/echo/requests/$low/status' | jq -e '.status == \"COMPLETED\"'"
+expect_eq "the normal one finished first" \
+	"$(sqlite3 "$BERTH_HOME/berth.db" "SELECT (SELECT finished FROM srv_requests WHERE id = '$normal') < (SELECT finished FROM srv_requests WHERE id = '$low')")" 1
 "$B" apps scale echo --max-runners 2 >/dev/null
 
 # Kill the server with 1000 requests queued; after a restart every one
