@@ -77,8 +77,7 @@ cleanup() {
 		# SIGTERM drains, SIGKILL after 30 s.
 		"$BERTH" apps delete "$NAME" >/dev/null 2>&1 || true
 		kill -TERM "$SRV_PID" 2>/dev/null || true
-		local i
-		for i in $(seq 300); do
+		for _ in $(seq 300); do
 			kill -0 "$SRV_PID" 2>/dev/null || break
 			sleep 0.1
 		done

@@ -44,7 +44,7 @@ WORK=$(mktemp -d /tmp/berth-private-registry.XXXXXX)
 # A state directory of its own: the secrets and images stay out of yours.
 export BERTH_HOME=$WORK/home
 unset BERTH_KEY
-REG_PID= SRV_PID=
+REG_PID='' SRV_PID=''
 cleanup() {
 	local rc=$?
 	if [ -n "$SRV_PID" ]; then
@@ -87,9 +87,10 @@ auth:
 EOF
 (exec 3<>"/dev/tcp/127.0.0.1/$REGISTRY_PORT") 2>/dev/null &&
 	die "something already listens on $REG: set REGISTRY_PORT to a free port"
-# REGISTRY_* variables would override the config file.
-env $(env | sed -n 's/^\(REGISTRY_[A-Za-z0-9_]*\)=.*/-u \1/p') \
-	docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry.log" 2>&1 &
+# REGISTRY_* variables would override the config file: drop them.
+unset_reg=()
+for v in $(compgen -e | grep '^REGISTRY_' || true); do unset_reg+=(-u "$v"); done
+env "${unset_reg[@]}" docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry.log" 2>&1 &
 REG_PID=$!
 for _ in $(seq 100); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$REGISTRY_PORT") 2>/dev/null && break

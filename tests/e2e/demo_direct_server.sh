@@ -16,7 +16,7 @@ command -v crun >/dev/null || command -v runc >/dev/null ||
 
 export BERTH_HOME=$TMP/home
 B=$BERTH
-RUN_PID= SRV_PID=
+RUN_PID='' SRV_PID=''
 cleanup() {
 	[ -n "$RUN_PID" ] && kill -9 "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
 	[ -n "$SRV_PID" ] && kill -9 "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
@@ -30,9 +30,9 @@ call() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
 containers() { "$B" container ls -q | wc -l; }
 # wait_for DESC SECONDS COMMAND...: poll until the command succeeds.
 wait_for() {
-	local desc=$1 secs=$2 i
+	local desc=$1 secs=$2
 	shift 2
-	for i in $(seq 1 $((secs * 20))); do
+	for _ in $(seq 1 $((secs * 20))); do
 		"$@" >/dev/null 2>&1 && { ok "$desc"; return 0; }
 		sleep 0.05
 	done

@@ -8,7 +8,7 @@
 # token's hash; and the leak check this example relies on finds a token that
 # a Dockerfile does write into a layer. No Debian mirror, no public registry.
 . "$(dirname "$0")/lib.bash"
-REG_USER=demo
+export REG_USER=demo # the user examples/private-registry/berth.yaml names
 . "$(dirname "$0")/registry.bash"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 EX=$ROOT/examples/private-registry
@@ -20,7 +20,7 @@ command -v crun >/dev/null || command -v runc >/dev/null ||
 	{ echo "1..0 # SKIP no OCI runtime (crun or runc) is installed"; exit 0; }
 
 B=$BERTH
-RUN_PID= KEPT=
+RUN_PID='' KEPT=''
 cleanup() {
 	[ -n "$RUN_PID" ] && kill -9 "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
 	[ -n "${BERTH_HOME:-}" ] && "$B" container ls -a -q 2>/dev/null | while read -r id; do "$B" container rm -f "$id"; done
@@ -69,14 +69,14 @@ expect_eq "the base is pushed to a registry of the test's own" "$?" 0
 "$B" logout "$REG_ADDR" >/dev/null 2>&1
 "$B" image rm "$REG_ADDR/team/busybox:1.35.0" >/dev/null 2>&1
 
-# start_app [ENV...]: berth run of the copy in the background; 0 once ready,
-# 1 when it ended (its stderr in $TMP/run.log).
+# start_app: berth run of the app in $A in the background (pulls allowed:
+# the base is in the test's registry); 0 once ready, 1 when it ended (its
+# stderr in $TMP/run.log).
 start_app() {
 	PORT=$(port)
-	env BERTH_PULL= "$@" "$B" run "$A" --port "$PORT" >"$TMP/app.out" 2>"$TMP/run.log" &
+	env BERTH_PULL= "$B" run "$A" --port "$PORT" >"$TMP/app.out" 2>"$TMP/run.log" &
 	RUN_PID=$!
-	local i
-	for i in $(seq 1 400); do
+	for _ in $(seq 1 400); do
 		grep -q "is ready in" "$TMP/run.log" && return 0
 		kill -0 "$RUN_PID" 2>/dev/null || { wait "$RUN_PID"; RUN_PID=; return 1; }
 		sleep 0.05
