@@ -28,12 +28,39 @@ void srv_json(struct srv_resp *rs, int status, json_t *j)
 {
 	rs->status = status;
 	berth_buf_reset(&rs->body);
+	/* json_pack gives NULL for a string that is not UTF-8: never a crash. */
+	if (!j) {
+		rs->status = 500;
+		j = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message",
+			      "the answer could not be encoded as JSON");
+	}
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	berth_buf_addstr(&rs->body, text);
 	berth_buf_addch(&rs->body, '\n');
 	free(text);
 	json_decref(j);
 	srv_header(rs, "Content-Type", "application/json");
+}
+
+/* Replace what is not UTF-8 (a request path can hold anything) with '?',
+ * in place: JSON strings must be UTF-8. */
+static void utf8_sanitize(unsigned char *p)
+{
+	while (*p) {
+		size_t n = *p < 0x80             ? 1
+			   : (*p & 0xe0) == 0xc0 ? 2
+			   : (*p & 0xf0) == 0xe0 ? 3
+			   : (*p & 0xf8) == 0xf0 ? 4
+						 : 0;
+		bool ok = n > 0 && !(n == 2 && *p < 0xc2);
+		for (size_t i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xc0) == 0x80;
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
 }
 
 void srv_error(struct srv_resp *rs, int status, const char *code, const char *fmt, ...)
@@ -43,6 +70,7 @@ void srv_error(struct srv_resp *rs, int status, const char *code, const char *fm
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_sanitize((unsigned char *)msg);
 	srv_json(rs, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
