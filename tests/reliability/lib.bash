@@ -87,12 +87,17 @@ now_ms() { date +%s%3N; }
 # start_proxy MODE UPSTREAM: tests/tools/blob_proxy in front of a registry;
 # sets PROXY (host:port) and PROXY_PID.
 start_proxy() {
-	pick_port || return 1
-	"$TOOLS/blob_proxy" --listen "$PORT" --upstream "$2" --mode "$1" >/dev/null 2>&1 &
-	PROXY_PID=$!
-	_reg_pids+=("$PROXY_PID")
-	PROXY=127.0.0.1:$PORT
-	wait_until 10 curl -fs "http://$PROXY/v2/"
+	local try
+	for try in 1 2 3; do
+		pick_port || return 1
+		"$TOOLS/blob_proxy" --listen "$PORT" --upstream "$2" --mode "$1" >/dev/null 2>&1 &
+		PROXY_PID=$!
+		_reg_pids+=("$PROXY_PID")
+		PROXY=127.0.0.1:$PORT
+		wait_until 20 curl -fs "http://$PROXY/v2/" && return 0
+		stop_registry "$PROXY_PID" # lost a race for the port: another one
+	done
+	return 1
 }
 
 # start_serve HOME [LOG]: `berth serve` on a free port; sets SRV_PID, URL,
