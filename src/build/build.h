@@ -52,6 +52,14 @@ struct berth_build_opts {
 	void *pull_ctx;
 };
 
+/* A context's .dockerignore, as the builder applies it (moby's pattern
+ * rules). Load reads <ctx_fd>/.dockerignore (missing: matches nothing);
+ * match takes a path relative to the context ("a/b.txt"). */
+struct berth_dockerignore;
+int berth_dockerignore_load(int ctx_fd, struct berth_dockerignore **out, struct berth_err **err);
+bool berth_dockerignore_match(const struct berth_dockerignore *ig, const char *relpath);
+void berth_dockerignore_free(struct berth_dockerignore *ig);
+
 /* Build; *digest_out gets the manifest digest. The calling process must be
  * single-threaded: it enters a private mount namespace (for read-only views
  * of stages), which it keeps. */

@@ -579,3 +579,31 @@ int berth__ignore_add(struct berth__ignore *ig, const char *pattern, struct bert
 	}
 	return 0;
 }
+
+/* The public face of the matcher (build.h): the same object. */
+struct berth_dockerignore {
+	struct berth__ignore *ig;
+};
+
+int berth_dockerignore_load(int ctx_fd, struct berth_dockerignore **out, struct berth_err **err)
+{
+	struct berth__ignore *ig = NULL;
+	if (berth__ignore_load(ctx_fd, &ig, err) < 0)
+		return -1;
+	*out = berth_xcalloc(1, sizeof(**out));
+	(*out)->ig = ig;
+	return 0;
+}
+
+bool berth_dockerignore_match(const struct berth_dockerignore *d, const char *relpath)
+{
+	return d && berth__ignore_match(d->ig, relpath);
+}
+
+void berth_dockerignore_free(struct berth_dockerignore *d)
+{
+	if (!d)
+		return;
+	berth__ignore_free(d->ig);
+	free(d);
+}

@@ -4,9 +4,11 @@
  * server builds (its output streams here), records a revision and rolls
  * it out. */
 #include "app/app.h"
+#include "build/build.h"
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: berth deploy APP [--app-name NAME] [--strategy rolling|recreate] [--no-cache]\n"
@@ -31,8 +34,9 @@ static const char usage[] =
 
 struct walk {
 	const char *server;
-	const char *root;   /* directory walked */
-	const char *prefix; /* "context" or "app" */
+	const char *root;                        /* directory walked */
+	const char *prefix;                      /* "context" or "app" */
+	const struct berth_dockerignore *ignore; /* the context's .dockerignore, or NULL */
 	json_t *files;
 	struct berth_err *err;
 };
@@ -103,6 +107,9 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 	const char *rel = path + strlen(w->root);
 	while (*rel == '/')
 		rel++;
+	/* What the build would not see is not sent either (a .env, keys). */
+	if (berth_dockerignore_match(w->ignore, rel))
+		return FTW_CONTINUE;
 	char digest[BERTH_DIGEST_LEN + 1];
 	if (upload(w->server, path, base, digest, &w->err) < 0)
 		return FTW_STOP;
@@ -115,10 +122,21 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 static int send_dir(const char *server, const char *root, const char *prefix, json_t *files,
 		    struct berth_err **err)
 {
-	struct walk w = {server, root, prefix, files, NULL};
+	/* The directory's .dockerignore decides what is sent, for the build
+	 * context and an SDK app's code alike. */
+	struct berth_dockerignore *ig = NULL;
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_err_sys(err, errno, "open '%s'", root);
+	int r = berth_dockerignore_load(fd, &ig, err);
+	close(fd);
+	if (r < 0)
+		return berth_err_prefix(err, "%s/.dockerignore", root);
+	struct walk w = {server, root, prefix, ig, files, NULL};
 	walking = &w;
-	int r = nftw(root, visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
+	r = nftw(root, visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
 	walking = NULL;
+	berth_dockerignore_free(ig);
 	if (w.err) {
 		*err = w.err;
 		return -1;

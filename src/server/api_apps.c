@@ -4,6 +4,8 @@
  * back to the client), list, scale, rollback, delete, runners. */
 #include "server/apps.h"
 
+#include "image/image.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -451,6 +453,23 @@ static void delete_app(struct srv_req *rq, struct srv_resp *rs)
 	srv_db_unlock(rq->srv);
 	_cleanup_free_ char *dir = berth_xasprintf("%s/apps/%s", rq->srv->home, app);
 	berth_fs_remove_tree(AT_FDCWD, dir, NULL);
+	/* The images its revisions pinned lose their names (their blobs stay
+	 * until `berth image rm` or a prune). */
+	struct berth_store *s = NULL;
+	if (berth_store_open(rq->srv->home, &s, NULL) == 0) {
+		_cleanup_free_ char *prefix = berth_xasprintf("localhost/apps/%s:", app);
+		struct berth_image_entry *all = NULL;
+		size_t n = 0;
+		if (berth_store_list(s, &all, &n, NULL) == 0) {
+			for (size_t i = 0; i < n; i++) {
+				if (!strncmp(all[i].name, prefix, strlen(prefix)))
+					berth_store_untag(s, all[i].name, NULL);
+				berth_image_entry_release(&all[i]);
+			}
+			free(all);
+		}
+		berth_store_close(s);
+	}
 	srv_json(rs, 200, json_pack("{s:s, s:b}", "app", app, "deleted", 1));
 }
 

@@ -137,8 +137,11 @@ class Echo(berth.App):
         return {"ok": True}
 EOF
 
+printf 'API_KEY=never-uploaded-value\n' >"$A/.env"
+printf '.env\n' >"$A/.dockerignore"
 "$B" deploy "$A/app.py::Echo" >"$TMP/deploy.out" 2>"$TMP/deploy.err"
 expect_eq "deploy succeeds" "$?" 0
+check "a file the .dockerignore names is not sent" sh -c "! grep -rq never-uploaded-value '$BERTH_HOME/files' '$BERTH_HOME/apps/echo/1'"
 check "it prints the sync URL" grep -q "sync:  $URL/run/echo" "$TMP/deploy.out"
 check "and the queue URL" grep -q "queue: $URL/queue/echo" "$TMP/deploy.out"
 check "the build's output streams back" grep -q "RUN echo v1" "$TMP/deploy.err"
@@ -322,6 +325,7 @@ check "that says so" grep -q "cannot reach the berth server" "$TMP/err"
 
 "$B" apps delete echo >/dev/null
 expect_eq "delete removes the app" "$("$B" apps list --json | jq '.apps | length')" 0
+expect_eq "and its images' names" "$("$B" images | grep -c 'localhost/apps/echo')" 0
 wait_for "and its runners" 20 no_runners
 stop_server
 expect_eq "SIGTERM stops the server" "$?" 0
