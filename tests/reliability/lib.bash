@@ -66,8 +66,23 @@ store_sound() {
 	fi
 }
 
-# pick_port: a free port on 127.0.0.1 in $PORT.
-pick_port() { _pick_port && PORT=$FREE_PORT; }
+# pick_port: a free port on 127.0.0.1 in $PORT, below the kernel's
+# ephemeral range (32768 and up here): the loads these scripts make leave
+# thousands of client ports in TIME_WAIT there, which a listener cannot
+# always bind.
+pick_port() {
+	local p i
+	for i in $(seq 100); do
+		p=$((20000 + RANDOM % 12000))
+		[[ " ${_reg_ports[*]} " == *" $p "* ]] && continue
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
+		_port_open "$p" && continue
+		_reg_ports+=("$p")
+		PORT=$p FREE_PORT=$p
+		return 0
+	done
+	return 1
+}
 
 # wait_until SECONDS COMMAND...: poll every 50 ms; 0 once it succeeds.
 wait_until() {
@@ -103,15 +118,24 @@ start_proxy() {
 # start_serve HOME [LOG]: `berth serve` on a free port; sets SRV_PID, URL,
 # SRV_PORT and exports BERTH_SERVER.
 start_serve() {
-	local home=$1 log=${2:-$TMP/serve.log}
-	pick_port || return 1
-	SRV_PORT=$PORT
-	URL=http://127.0.0.1:$SRV_PORT
-	export BERTH_SERVER=$URL
-	BERTH_HOME=$home "$B" serve --listen "127.0.0.1:$SRV_PORT" >>"$log" 2>&1 &
-	SRV_PID=$!
-	_reg_pids+=("$SRV_PID")
-	wait_until 20 curl -sf "$URL/healthz"
+	local home=$1 log=${2:-$TMP/serve.log} try i
+	for try in 1 2 3 4 5; do
+		pick_port || return 1
+		SRV_PORT=$PORT
+		URL=http://127.0.0.1:$SRV_PORT
+		export BERTH_SERVER=$URL
+		BERTH_HOME=$home "$B" serve --listen "127.0.0.1:$SRV_PORT" >>"$log" 2>&1 &
+		SRV_PID=$!
+		_reg_pids+=("$SRV_PID")
+		for ((i = 0; i < 400; i++)); do
+			curl -sf -m 2 "$URL/healthz" >/dev/null 2>&1 && return 0
+			kill -0 "$SRV_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$SRV_PID" 2>/dev/null && return 1 # alive but silent: no retry
+		wait "$SRV_PID" 2>/dev/null # lost a race for the port: another one
+	done
+	return 1
 }
 
 # remove_containers HOME: every container berth knows in HOME, removed.

@@ -7,7 +7,9 @@
  * start with an HTTP status line. One TAP line per file (send) or a summary
  * (mutate). hold opens N connections that send nothing, trickle a header or
  * trickle a body, keeps them SECONDS (or until SIGTERM) and says how many
- * the server accepted, refused and closed. */
+ * the server accepted, refused and closed. With HTTP_STORM_ASCII=1, mutate
+ * turns bytes over 0x7f and %8x..%fx escapes into ASCII (a way around a
+ * known crash on non-UTF-8 text while it is open). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,10 @@
 
 #define DEADLINE_S  10         /* answer or close within this */
 #define REQUEST_MAX (16 << 20) /* bytes of a request file */
+/* A whole request (its header block ends) is given this long to be answered
+ * before the sending side is closed: libmicrohttpd drops the answer of a
+ * request whose client has half-closed. */
+#define ANSWER_WAIT_MS 2000
 
 static unsigned port;
 static volatile sig_atomic_t stop;
@@ -69,11 +75,14 @@ static enum outcome exchange(const char *req, size_t len, int *status)
 			break; /* the server answered early and closed: read it */
 		off += (size_t)w;
 	}
-	shutdown(fd, SHUT_WR);
+	bool whole = memmem(req, len, "\r\n\r\n", 4) || memmem(req, len, "\n\n", 2);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	if (!whole || poll(&pfd, 1, ANSWER_WAIT_MS) <= 0)
+		shutdown(fd, SHUT_WR); /* the rest will never come: say so */
 	char head[16];
 	size_t got = 0;
 	enum outcome o = CLOSED;
-	for (;;) {
+	while (got < 12) { /* the status line is all we judge */
 		char buf[16384];
 		ssize_t r = recv(fd, buf, sizeof(buf), 0);
 		if (r < 0 && errno == EINTR)
@@ -256,25 +265,40 @@ static int cmd_mutate(int argc, char **argv)
 	int nfiles = argc - 2;
 	char **files = argv + 2;
 	long by[6] = {0}, classes[6] = {0};
+	const char *env = getenv("HTTP_STORM_ASCII");
+	bool ascii = env && !strcmp(env, "1");
+	/* HTTP_STORM_KEEP_5XX=1: keep the inputs answered 5xx too. */
+	const char *k5 = getenv("HTTP_STORM_KEEP_5XX");
+	bool keep_5xx = k5 && !strcmp(k5, "1");
 	for (long i = 0; i < count; i++) {
 		struct berth_buf b;
 		if (read_request(files[next() % (uint64_t)nfiles], &b) < 0)
 			return 2;
 		mutate(&b);
+		if (ascii)
+			for (size_t k = 0; k < b.len; k++) {
+				if ((unsigned char)b.data[k] > 0x7f)
+					b.data[k] = 'x';
+				if (b.data[k] == '%' && k + 1 < b.len && b.data[k + 1] &&
+				    strchr("89abcdefABCDEF", b.data[k + 1]))
+					b.data[k + 1] = '7';
+			}
 		int status;
 		enum outcome o = exchange(b.data, b.len, &status);
 		by[o]++;
 		if (o == ANSWERED)
 			classes[status / 100]++;
-		if (o != ANSWERED && o != CLOSED) {
+		bool failed = o != ANSWERED && o != CLOSED;
+		if (failed || (o == ANSWERED && status >= 500 && keep_5xx)) {
 			/* Keep the input for a rerun with `send`. */
 			char name[64];
-			snprintf(name, sizeof(name), "http_storm-failure-%ld", i);
+			snprintf(name, sizeof(name), "http_storm-%s-%ld",
+				 failed ? "failure" : "5xx", i);
 			struct berth_err *err = NULL;
 			berth_fs_write_atomic(AT_FDCWD, name, b.data, b.len, 0644, &err);
 			berth_err_free(err);
-			fprintf(stderr, "http_storm: request %ld: %s (kept in %s)\n", i,
-				outcome_name[o], name);
+			fprintf(stderr, "http_storm: request %ld: %s %d (kept in %s)\n", i,
+				outcome_name[o], status, name);
 		}
 		berth_buf_release(&b);
 	}
