@@ -152,6 +152,13 @@ fuzz:
 			|| failed="$$failed $$t"; \
 		grep -E '^(#[0-9]+.*(DONE|pulse)|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' \
 			$(FUZZ_DIR)/$$t.log | tail -4 | sed 's/^/    /'; \
+		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$t.log | tail -1); \
+		new=$$(sed -n 's/^stat::new_units_added: *//p' $(FUZZ_DIR)/$$t.log | tail -1); \
+		case " $$failed " in *" $$t "*) res="crashed (see $(FUZZ_DIR)/crash-$$t-*)";; *) res="no crash";; esac; \
+		{ grep -v "^$$t	" tests/fuzz/campaign.tsv 2>/dev/null; \
+		  printf '%s\t%s\t%s\t%s\t%s\t%s\n' $$t "$$(date -u +%Y-%m-%d)" $(FUZZ_SECONDS) "$${execs:-0}" \
+			"$${new:-0}" "$$res"; } | sort >$(FUZZ_DIR)/campaign.tsv; \
+		cp $(FUZZ_DIR)/campaign.tsv tests/fuzz/campaign.tsv; \
 		if [ "$(FUZZ_MERGE)" = 1 ]; then \
 			$(FUZZ_DIR)/fuzz_$$t -merge=1 $$dict tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus_$$t \
 				>>$(FUZZ_DIR)/$$t.log 2>&1 || failed="$$failed $$t(merge)"; \
@@ -160,6 +167,11 @@ fuzz:
 	if [ -n "$$failed" ]; then \
 		echo "fuzz: FAILED:$$failed (see $(FUZZ_DIR)/<target>.log and $(FUZZ_DIR)/crash-*)"; exit 1; \
 	fi; echo "fuzz: no crash"
+
+# Faults, loads and attacks (tests/reliability/*.sh) and the fuzz replays;
+# writes docs/reliability.md. About ten minutes; root for most of it.
+reliability: all $(TEST_BIN)
+	@BUILD=$(BUILD) ./scripts/reliability.sh
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -171,4 +183,4 @@ clean:
 	rm -rf build
 
 # Only the compiler's dependency files (build/ also holds state dirs, e.g. build/demo).
--include $(shell find build/src build/tests build/bench build/san -name '*.d' -type f 2>/dev/null)
+-include $(shell find build/src build/tests build/bench build/san build/fuzz/src -name '*.d' -type f 2>/dev/null)
