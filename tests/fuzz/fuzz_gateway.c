@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* A whole request (its header block ends) is given this long to be answered
  * before the sending side is closed: libmicrohttpd drops the answer of a
  * request whose client has half-closed. */
-#define FUZZ_GW_ANSWER_MS 500
+#define FUZZ_GW_ANSWER_MS 100
 
 static char home[] = "/tmp/berth-fuzz-gateway-XXXXXX";
 static char listen_addr[64];
@@ -165,8 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	bool whole = memmem(data, size, "\r\n\r\n", 4) || memmem(data, size, "\n\n", 2);
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	if (!whole || poll(&pfd, 1, FUZZ_GW_ANSWER_MS) <= 0)
+	bool half_closed = false;
+	if (!whole || poll(&pfd, 1, FUZZ_GW_ANSWER_MS) <= 0) {
 		shutdown(fd, SHUT_WR); /* the rest will never come: say so */
+		half_closed = true;
+	}
 	static char answer[FUZZ_GW_KEEP];
 	size_t got = 0;
 	struct timespec t0, t1;
@@ -189,8 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(answer + got, buf, k);
 			got += k;
 		}
-		if (got >= 12)
-			break; /* the status line is all we judge */
+		if (got >= 12 && !half_closed) {
+			/* Answered: let the server finish (its coverage counts for
+			 * this input) and close, rather than wait for a next request. */
+			shutdown(fd, SHUT_WR);
+			half_closed = true;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (t1.tv_sec - t0.tv_sec > 3 * FUZZ_GW_DEADLINE_S) {
 			fprintf(stderr, "fuzz_gateway: the answer is still streaming after %d s\n",

@@ -25,6 +25,11 @@ make_data_image data:1 24 || { not_ok "a 24 MiB test image"; done_testing; exit;
 	{ not_ok "push the test image"; diag <"$TMP/err"; done_testing; exit; }
 ok "a 24 MiB image (random bytes: it does not compress) in a registry"
 
+# said FILE: the end of berth's error in FILE.
+said() {
+	grep -a 'berth:' "$1" | tail -1 | awk -F": " '{ print (NF > 2 ? $(NF - 1) ": " : "") $NF }' | cut -c1-200
+}
+
 # resize MiB: grow (or shrink) the tmpfs: "space is freed".
 resize() { mount -o remount,size="$1"m "$MNT"; }
 
@@ -67,7 +72,7 @@ expect_eq "pull: with space freed the same pull completes" "$?" 0
 check "pull: and the image is tagged" grep -q "rel/data:1" <("$B" images)
 store_sound "pull: after it" "$BERTH_HOME"
 row "pull of a 24 MiB image onto a 20 MiB tmpfs, then the tmpfs grown to 200 MiB" "1 + 1 pulls" \
-	"fails: $(grep -m1 -i 'space\|full' "$TMP/pull.err" | cut -c1-150); store readable and sound, space given back; the next pull completes"
+	"fails: $(said "$TMP/pull.err"); store readable and sound, space given back; the next pull completes"
 
 # --- builds ---
 "$B" image rm "$PLAIN/rel/data:1" >/dev/null 2>&1
@@ -95,10 +100,10 @@ try_build() {
 	expect_eq "$name: with space freed the same build completes" "$rc" 0
 	[ "$rc" -eq 0 ] || diag <"$TMP/$name.2.err"
 	store_sound "$name: after it" "$BERTH_HOME"
-	local said
-	said=$(grep -m1 -i 'space\|full' "$TMP/$name.err" || tail -1 "$TMP/$name.err")
+	local printed=""
+	[ -n "${4:-}" ] && printed=" (the RUN printed '$(grep -av 'berth:' "$TMP/$name.err" | tail -1)')"
 	row "$what" "1 + 1 builds" \
-		"fails: $(cut -c1-150 <<<"$said"); store readable and sound, nothing left mounted; rebuilt once space is freed: exit $rc"
+		"fails: $(said "$TMP/$name.err")$printed; store readable and sound, nothing left mounted; rebuilt once space is freed: exit $rc"
 	"$B" image rm "out:$name" >/dev/null 2>&1
 }
 try_build run-fills \
@@ -125,6 +130,6 @@ rm -f "$MNT/filler"
 expect_eq "tag: with the filler removed it works" "$?" 0
 check "tag: and bb:2 is there" grep -q "bb:2" <("$B" images)
 row "berth tag (a database write) with the disk filled to the last byte" "1 + 1 tags" \
-	"exit $rc: $(grep -m1 -i 'space\|full' "$TMP/tag.err" | cut -c1-150); the store stays readable; works once a filler file is removed"
+	"exit $rc: $(said "$TMP/tag.err"); the store stays readable; works once a filler file is removed"
 
 done_testing

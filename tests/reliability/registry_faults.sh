@@ -32,6 +32,12 @@ pull_via() {
 	SECS=$(( ($(now_ms) - t0 + 500) / 1000 ))
 }
 
+# said FILE: the end of berth's error in FILE (what went wrong, without the
+# chain of contexts before it).
+said() {
+	grep -a 'berth:' "$1" | tail -1 | awk -F": " '{ print (NF > 2 ? $(NF - 1) ": " : "") $NF }' | cut -c1-200
+}
+
 # refused NAME MODE PATTERN WHAT: the pull fails saying PATTERN, nothing is
 # stored but what was verified, and a pull from the good registry then
 # completes into the same store.
@@ -48,7 +54,7 @@ refused() {
 	expect_eq "$name: the next pull from a good registry completes" "$?" 0
 	store_sound "$name: after it" "$BERTH_HOME"
 	row "$what" "1 pull (${SECS} s)" \
-		"fails in ${SECS} s: $(head -1 "$TMP/$name.err" | cut -c1-160); nothing half stored; the next pull completes"
+		"fails in ${SECS} s: $(said "$TMP/$name.err"); nothing half stored; the next pull completes"
 	stop_registry "$PROXY_PID"
 }
 
@@ -83,7 +89,7 @@ if [ "$RC" -eq 0 ]; then
 else
 	ok "wrong-manifest-by-tag: refused ($(head -1 "$TMP/wrong-manifest-by-tag.err" | cut -c1-100))"
 	row "a manifest asked for by tag whose bytes differ from its Docker-Content-Digest" "1 pull" \
-		"refused: $(head -1 "$TMP/wrong-manifest-by-tag.err" | cut -c1-160)"
+		"refused: $(said "$TMP/wrong-manifest-by-tag.err")"
 fi
 store_sound "wrong-manifest-by-tag" "$BERTH_HOME"
 stop_registry "$PROXY_PID"
@@ -105,7 +111,7 @@ t0=$(now_ms)
 rc=$?; secs=$(( ($(now_ms) - t0 + 500) / 1000 ))
 expect_eq "no registry: the pull fails" "$rc" 1
 check "no registry: saying it cannot connect" grep -Eqi "connect|refused" "$TMP/down.err"
-row "no registry listening on the port" "1 pull" "fails in ${secs} s: $(head -1 "$TMP/down.err" | cut -c1-160)"
+row "no registry listening on the port" "1 pull" "fails in ${secs} s: $(said "$TMP/down.err")"
 
 # The held request.
 wait "$HANG_PID"
@@ -115,7 +121,7 @@ expect_eq "hang-once: a blob request held open: the pull completes after a retry
 [ "$rc" -eq 0 ] || diag <"$TMP/hang.err"
 store_sound "hang-once" "$BERTH_HOME"
 row "the first blob GET held open with no answer (a registry that hangs)" "1 pull" \
-	"$([ "$rc" -eq 0 ] && echo "completes in ${secs} s: the 60 s stall limit ends the held request, the retry succeeds" || echo "FAILS after ${secs} s (exit $rc): $(head -1 "$TMP/hang.err")")"
+	"$([ "$rc" -eq 0 ] && echo "completes in ${secs} s: the 60 s stall limit ends the held request, the retry succeeds" || echo "FAILS after ${secs} s (exit $rc): $(said "$TMP/hang.err")")"
 stop_registry "$HANG_PROXY_PID"
 
 done_testing

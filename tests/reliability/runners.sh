@@ -77,7 +77,7 @@ if wait_until 60 grep -q "is ready in" "$TMP/run.log"; then
 	check "berth run: says the app exited" grep -Eqi "exited|crash|died|status" "$TMP/run.log"
 	expect_eq "berth run: no container is left" "$("$B" container ls -a -q | wc -l)" 0
 	row "berth run: the app's server killed by SIGSEGV while answering" "1 crash" \
-		"the call got $code; berth run exits $rc in ${ms} ms: $(grep -Ei 'exited|crash|died' "$TMP/run.log" | head -1 | cut -c1-120); no container left"
+		"the call got $code; berth run exits $rc in ${ms} ms: $(grep -a "exited" "$TMP/run.log" | head -1 | cut -c1-140); no container left"
 else
 	not_ok "berth run: the app is ready"; diag <"$TMP/run.log"
 fi
