@@ -893,6 +893,15 @@ int berth_registry_get_manifest(struct berth_registry *r, const char *repo, cons
 				   r->host, what, got);
 		goto out;
 	}
+	/* By tag the registry names the digest in its header: bytes that do
+	 * not have it were changed on the way (containerd refuses them too). */
+	if (q.hdr.digest && berth_digest_valid(q.hdr.digest) && strcmp(got, q.hdr.digest) != 0) {
+		rc = berth_err_set(err, BERTH_E_INVALID,
+				   "registry '%s': %s: the manifest served hashes to '%s', not the "
+				   "Docker-Content-Digest '%s' sent with it",
+				   r->host, what, got, q.hdr.digest);
+		goto out;
+	}
 	if (berth_buf_add(body, q.body.data, q.body.len) < 0) {
 		rc = berth_err_set(err, BERTH_E_LIMIT,
 				   "registry '%s': %s: the manifest (%zu bytes) does not fit the "

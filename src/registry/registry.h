@@ -80,7 +80,8 @@ void berth_registry_free(struct berth_registry *r);
 int berth_registry_ping(struct berth_registry *r, struct berth_err **err);
 
 /* GET a manifest or index by tag or digest, with the full Accept list.
- * When `ref` is a digest the body must hash to it. *media_type: free().
+ * When `ref` is a digest the body must hash to it, and to the answer's
+ * Docker-Content-Digest when that is a sha256 digest. *media_type: free().
  * digest: the body's sha256. Body capped at BERTH_MANIFEST_MAX (image.h). */
 int berth_registry_get_manifest(struct berth_registry *r, const char *repo, const char *ref,
 				struct berth_buf *body, char **media_type,
