@@ -9,7 +9,7 @@
 # (space-separated script names to run, e.g. "gateway security"), OUT (the
 # document, default docs/reliability.md).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
 OUT=${OUT:-docs/reliability.md}
 LOGS=$BUILD/reliability
@@ -137,7 +137,6 @@ EOF2
 	echo
 	echo "Checks that fail today because of a bug found here and reported; each names where it lives."
 	echo
-	found=0
 	for log in "$LOGS"/*.log; do
 		grep -E '^not ok [0-9]+ .*# TODO' "$log" | sed -E "s/^not ok [0-9]+ - (.*) # TODO (.*)$/- \`$(basename "$log" .log)\`: \1 — \2/"
 	done | sort -u | md_escape >"$LOGS/todo.md"

@@ -8,8 +8,9 @@
 need curl jq umoci busybox
 [ -x "$TOOLS/http_storm" ] || { echo "1..0 # SKIP no $TOOLS/http_storm (make the test tools)"; exit 0; }
 STORM=$TOOLS/http_storm
-CORPUS=$_rel_dir/../fuzz/corpus/gateway
-CRASHES=$_rel_dir/../fuzz/crashes/gateway
+HERE=$(cd "$(dirname "$0")" && pwd)
+CORPUS=$HERE/../fuzz/corpus/gateway
+CRASHES=$HERE/../fuzz/crashes/gateway
 MUTATIONS=${REL_MUTATIONS:-2000}
 export BERTH_HOME=$TMP/home
 start_serve "$BERTH_HOME" "$TMP/serve.log" || { not_ok "berth serve starts"; diag <"$TMP/serve.log"; done_testing; exit; }
@@ -100,7 +101,7 @@ row "1100 idle connections held open" "20 calls meanwhile" \
 
 # --- raw requests ---
 "$STORM" send "$SRV_PORT" "$CORPUS"/* >"$TMP/corpus.tap"
-expect_eq "the $(ls "$CORPUS" | wc -l) gateway corpus requests are all answered or closed" \
+expect_eq "the $(find "$CORPUS" -type f | wc -l) gateway corpus requests are all answered or closed" \
 	"$(grep -c '^not ok' "$TMP/corpus.tap")" 0
 check "and the server is alive" alive
 t0=$(now_ms)

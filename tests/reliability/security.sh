@@ -113,6 +113,7 @@ RUN --mount=type=secret,id=tok --mount=type=secret,id=tok2 \
     echo "$(cat /run/secrets/tok)" > /visible-in-layer-would-be-a-leak-but-it-is-removed && rm /visible-in-layer-would-be-a-leak-but-it-is-removed
 RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo "len ${#TOK}"; sleep 2'
 EOF2
+# shellcheck disable=SC2016 # $TOKEN is berth's to expand, from its secrets
 MYTOK=$S_ENV "$B" build -f "$S/Dockerfile" --context "$S" -t sec:1 --no-cache \
 	--secret id=tok,env=MYTOK --secret 'id=tok2,value=$TOKEN' >"$TMP/sbuild.out" 2>&1 &
 bp=$!

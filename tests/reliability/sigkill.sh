@@ -47,7 +47,7 @@ store_sound "pull after $KILLS kills" "$BERTH_HOME"
 rc=$?
 expect_eq "pull: the next pull completes" "$rc" 0
 expect_eq "pull: no temp blob is left" "$(ls -A "$BERTH_HOME/blobs/tmp")" ""
-expect_eq "pull: no half-unpacked layer is left" "$(ls "$BERTH_HOME/layers" | grep -c -- -)" 0
+expect_eq "pull: no half-unpacked layer is left" "$(find "$BERTH_HOME/layers" -mindepth 1 -maxdepth 1 -name '*-*' | wc -l)" 0
 store_sound "pull: after it" "$BERTH_HOME"
 row "SIGKILL of berth pull (16 MiB, 3 layers, registry slowed to 200 KiB/s)" \
 	"$KILLS kills at ${delays[*]} ms" \
