@@ -78,7 +78,7 @@ pick_port() {
 		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
 		_port_open "$p" && continue
 		_reg_ports+=("$p")
-		PORT=$p FREE_PORT=$p
+		PORT=$p
 		return 0
 	done
 	return 1
@@ -102,8 +102,8 @@ now_ms() { date +%s%3N; }
 # start_proxy MODE UPSTREAM: tests/tools/blob_proxy in front of a registry;
 # sets PROXY (host:port) and PROXY_PID.
 start_proxy() {
-	local try
-	for try in 1 2 3; do
+	local _
+	for _ in 1 2 3; do
 		pick_port || return 1
 		"$TOOLS/blob_proxy" --listen "$PORT" --upstream "$2" --mode "$1" >/dev/null 2>&1 &
 		PROXY_PID=$!
@@ -118,8 +118,8 @@ start_proxy() {
 # start_serve HOME [LOG]: `berth serve` on a free port; sets SRV_PID, URL,
 # SRV_PORT and exports BERTH_SERVER.
 start_serve() {
-	local home=$1 log=${2:-$TMP/serve.log} try i
-	for try in 1 2 3 4 5; do
+	local home=$1 log=${2:-$TMP/serve.log} _ i
+	for _ in 1 2 3 4 5; do
 		pick_port || return 1
 		SRV_PORT=$PORT
 		URL=http://127.0.0.1:$SRV_PORT
