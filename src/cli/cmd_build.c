@@ -1,6 +1,8 @@
 /* `berth build`: a Dockerfile to an image in the store, BuildKit's way. */
+#include "app/app.h"
 #include "build/build.h"
 #include "cli/cli.h"
+#include "cli/validate_image.h"
 #include "image/image.h"
 #include "registry/registry.h"
 #include "secrets/secrets.h"
@@ -268,6 +270,12 @@ static int build(struct build_cli *c)
 	}
 	if (r < 0)
 		return cli_fail(err, err && err->line > 0 ? o.dockerfile_name : NULL);
+	/* The image checks that apply to any image (caches left in layers);
+	 * `berth lint --image NAME --sdk|--gpu` adds an app's. */
+	if (name && !c->quiet && !c->json) {
+		struct berth_app_spec plain = {.kind = BERTH_APP_SERVER};
+		cli_validate_app_image(&plain, name);
+	}
 	printf("%s\n", digest);
 	return CLI_OK;
 }

@@ -276,6 +276,11 @@ static void show_tail(const char *id)
 
 static int run(struct run_cli *c)
 {
+	/* Ctrl-C must reach us even when a shell started us in the background
+	 * (a non-interactive shell gives such jobs SIGINT ignored): until the
+	 * runner starts, it simply ends berth run, as in any command. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct berth_err *err = NULL;
@@ -316,6 +321,15 @@ static int run(struct run_cli *c)
 	}
 	if (container_opts(c, &spec, sdk_dir, rport, &o) != CLI_OK)
 		goto out;
+
+	/* From here on a stop signal is the monitor's to handle (signalfd): keep
+	 * one that comes before it starts instead of dying with a runner made. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 
 	/* The front first: a taken port fails before any container starts. */
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {

@@ -16,6 +16,7 @@
 struct berth__proxy {
 	CURL *easy;
 	CURLM *multi;
+	struct tl_curl *borrowed; /* the thread's handles, or NULL: our own */
 	struct curl_slist *headers;
 	struct berth_buf body;
 	struct berth_buf resp_headers; /* "Name: value\r\n"..., hop-by-hop dropped */
@@ -109,10 +110,56 @@ static void drive(struct berth__proxy *x, bool (*enough)(const struct berth__pro
 	}
 }
 
+/* Each thread keeps one easy and one multi handle between requests: the
+ * multi handle's connection cache keeps the connection to the runner open,
+ * so a client that sends request after request on one connection (one
+ * thread of libmicrohttpd) reaches the runner without a new TCP handshake
+ * each time. Freed when the thread ends. */
+struct tl_curl {
+	CURL *easy;
+	CURLM *multi;
+	bool busy;
+};
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tl_key;
+
+static void tl_free(void *p)
+{
+	struct tl_curl *t = p;
+	if (t->multi)
+		curl_multi_cleanup(t->multi);
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	free(t);
+}
+
 static void curl_init(void)
 {
 	curl_global_init(CURL_GLOBAL_ALL);
+	pthread_key_create(&tl_key, tl_free);
+}
+
+/* The thread's handles, reset, or NULL when they are in use (or cannot be
+ * made): the caller then makes its own. */
+static struct tl_curl *tl_borrow(void)
+{
+	struct tl_curl *t = pthread_getspecific(tl_key);
+	if (!t) {
+		t = berth_xcalloc(1, sizeof(*t));
+		t->easy = curl_easy_init();
+		t->multi = curl_multi_init();
+		if (!t->easy || !t->multi || pthread_setspecific(tl_key, t) != 0) {
+			tl_free(t);
+			return NULL;
+		}
+	} else if (t->busy) {
+		return NULL;
+	} else {
+		curl_easy_reset(t->easy);
+	}
+	t->busy = true;
+	return t;
 }
 
 int berth__proxy_begin(const struct berth__proxy_req *rq, struct berth__proxy **out,
@@ -123,8 +170,9 @@ int berth__proxy_begin(const struct berth__proxy_req *rq, struct berth__proxy **
 	berth_buf_init(&x->body, BERTH_BUF_UNLIMITED);
 	berth_buf_init(&x->resp_headers, BERTH_PROXY_HEADERS_MAX);
 	berth_buf_init(&x->pending, BERTH_BUF_UNLIMITED);
-	x->easy = curl_easy_init();
-	x->multi = curl_multi_init();
+	x->borrowed = tl_borrow();
+	x->easy = x->borrowed ? x->borrowed->easy : curl_easy_init();
+	x->multi = x->borrowed ? x->borrowed->multi : curl_multi_init();
 	if (!x->easy || !x->multi) {
 		berth__proxy_free(x);
 		return berth_err_set(err, BERTH_E_INTERNAL, "cannot set up a request to the app");
@@ -209,13 +257,18 @@ void berth__proxy_free(struct berth__proxy *x)
 {
 	if (!x)
 		return;
-	if (x->multi) {
+	if (x->multi && x->easy)
+		curl_multi_remove_handle(x->multi, x->easy);
+	if (x->borrowed) {
+		/* Nothing may point into this exchange once it is gone. */
+		curl_easy_reset(x->easy);
+		x->borrowed->busy = false;
+	} else {
+		if (x->multi)
+			curl_multi_cleanup(x->multi);
 		if (x->easy)
-			curl_multi_remove_handle(x->multi, x->easy);
-		curl_multi_cleanup(x->multi);
+			curl_easy_cleanup(x->easy);
 	}
-	if (x->easy)
-		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
 	berth_buf_release(&x->body);
 	berth_buf_release(&x->resp_headers);

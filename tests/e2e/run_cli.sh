@@ -34,7 +34,8 @@ start_app() {
 	"$B" run "$@" --port "$PORT" >"$TMP/run.out" 2>"$TMP/run.log" &
 	RUN_PID=$!
 	local i
-	for i in $(seq 1 600); do
+	# Up to 2 minutes: a sanitizer build on a loaded 2-core machine is slow.
+	for i in $(seq 1 2400); do
 		grep -q "is ready in" "$TMP/run.log" && return 0
 		kill -0 "$RUN_PID" 2>/dev/null || return 1
 		sleep 0.05
