@@ -317,6 +317,13 @@ static int load_archive(struct berth_store *s, const char *file, berth_layout_im
 			break;
 		}
 		const char *name = archive_entry_pathname(e);
+		if (!name)
+			name = archive_entry_pathname_utf8(e);
+		if (!name) {
+			r = berth_err_set(err, BERTH_E_INVALID,
+					  "read '%s': an entry without a name", file);
+			break;
+		}
 		const char *p = !strncmp(name, "./", 2) ? name + 2 : name;
 		const char *hex;
 		if (archive_entry_filetype(e) != AE_IFREG)
