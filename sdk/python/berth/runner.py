@@ -195,6 +195,20 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = False  # server_close() waits for the requests in flight
     block_on_close = True
     allow_reuse_address = True
+    # The gateway opens several connections at once: socketserver's default
+    # backlog of 5 made the kernel drop some (a 1 s retry for the client).
+    request_queue_size = 128
+
+    def get_request(self):
+        # Headers and body go out in separate writes: without TCP_NODELAY,
+        # Nagle's algorithm and delayed ACKs add ~40 ms to each answer on a
+        # kept-open connection.
+        conn, addr = super().get_request()
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        return conn, addr
 
     def __init__(self, address, runner):
         self.runner = runner
