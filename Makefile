@@ -122,7 +122,7 @@ bench: all $(BUILD)/bench/parse_bench $(BUILD)/bench/nsexec
 # Without T every target runs in turn, N seconds each. The library is built
 # once with clang (build/fuzz/src/...), each target linked against it; new
 # inputs go to build/fuzz/corpus_<t>, crashes to build/fuzz/crash-<t>-*.
-# FUZZ_MERGE=1 then adds the inputs that reach new code to the committed
+# FUZZ_MERGE=1 then adds the fewest inputs that reach new edges to the committed
 # corpus tests/fuzz/corpus/<t>. Fails when a target crashed.
 FUZZ_DIR     = build/fuzz
 FUZZ_CFLAGS  = -std=gnu17 -D_GNU_SOURCE -g -O1 -Isrc -Itests -fsanitize=address,undefined \
@@ -160,7 +160,7 @@ fuzz:
 			"$${new:-0}" "$$res"; } | sort >$(FUZZ_DIR)/campaign.tsv; \
 		cp $(FUZZ_DIR)/campaign.tsv tests/fuzz/campaign.tsv; \
 		if [ "$(FUZZ_MERGE)" = 1 ]; then \
-			$(FUZZ_DIR)/fuzz_$$t -merge=1 $$dict tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus_$$t \
+			$(FUZZ_DIR)/fuzz_$$t -set_cover_merge=1 -use_counters=0 $$dict tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus_$$t \
 				>>$(FUZZ_DIR)/$$t.log 2>&1 || failed="$$failed $$t(merge)"; \
 		fi; \
 	done; \
