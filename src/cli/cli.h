@@ -70,6 +70,13 @@ int cli_http_stream(const char *server, const char *method, const char *path,
 /* Print a server error ({"error": {"code", "message"}} or the raw body) as
  * "berth: ..." (plus a hint about $BERTH_KEY on 401); returns CLI_FAIL. */
 int cli_http_fail(long status, const struct berth_buf *body);
+/* One call whose answer is JSON: prints the server's error (or why the
+ * answer is not JSON) and returns CLI_FAIL; *out (may be NULL) gets the
+ * answer. body may be NULL. */
+int cli_http_json(const char *server, const char *method, const char *path, const char *type,
+		  const void *body, size_t len, json_t **out);
+/* JSON for people: indented, keys sorted, on stdout. */
+void cli_print_json(const json_t *j);
 
 /* --- shared by the verbs (state.c, progress.c) --- */
 

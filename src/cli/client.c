@@ -171,3 +171,33 @@ int cli_http_fail(long status, const struct berth_buf *body)
 	json_decref(j);
 	return CLI_FAIL;
 }
+
+int cli_http_json(const char *server, const char *method, const char *path, const char *type,
+		  const void *body, size_t len, json_t **out)
+{
+	_cleanup_buf_ struct berth_buf b;
+	berth_buf_init(&b, 64u << 20);
+	long status = 0;
+	struct berth_err *err = NULL;
+	if (cli_http(server, method, path, type, body, len, &status, &b, &err) < 0)
+		return cli_fail(err, NULL);
+	if (status < 200 || status >= 300)
+		return cli_http_fail(status, &b);
+	if (!out)
+		return CLI_OK;
+	json_error_t je;
+	*out = json_loadb(b.data, b.len, 0, &je);
+	if (!*out) {
+		fprintf(stderr, "berth: the server's answer is not JSON: %s\n", je.text);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+void cli_print_json(const json_t *j)
+{
+	_cleanup_buf_ struct berth_buf out;
+	berth_buf_init(&out, BERTH_BUF_UNLIMITED);
+	berth_json_dump_pretty(j, &out);
+	fwrite(out.data, 1, out.len, stdout);
+}

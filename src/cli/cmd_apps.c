@@ -23,26 +23,15 @@ static const char runners_usage[] = "usage: berth runners list [APP] [--json] [-
 static const char queue_usage[] = "usage: berth queue size APP [--server URL]\n"
 				  "       berth queue flush APP [--server URL]\n";
 
-/* One call; prints the server's error. *out (may be NULL) gets the JSON. */
+/* One call with a JSON body (taken; may be NULL); prints the server's
+ * error. *out (may be NULL) gets the JSON answer. */
 static int call(const char *server, const char *method, const char *path, json_t *body,
 		json_t **out)
 {
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
-	struct berth_buf b;
-	berth_buf_init(&b, 16u << 20);
-	long status = 0;
-	struct berth_err *err = NULL;
-	int rc = CLI_OK;
-	if (cli_http(server, method, path, text ? "application/json" : NULL, text,
-		     text ? strlen(text) : 0, &status, &b, &err) < 0)
-		rc = cli_fail(err, NULL);
-	else if (status < 200 || status >= 300)
-		rc = cli_http_fail(status, &b);
-	else if (out)
-		*out = json_loads(b.data, 0, NULL);
-	berth_buf_release(&b);
-	return rc;
+	return cli_http_json(server, method, path, text ? "application/json" : NULL, text,
+			     text ? strlen(text) : 0, out);
 }
 
 /* Options shared by the subcommands: --server, --json, and the scale knobs. */
@@ -120,13 +109,6 @@ static int parse(const char *verb, int argc, char **argv, struct opts *o)
 	return CLI_OK;
 }
 
-static void print_json(json_t *j)
-{
-	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	printf("%s\n", t);
-	free(t);
-}
-
 int cmd_apps(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -143,7 +125,7 @@ int cmd_apps(int argc, char **argv)
 	} else if (!strcmp(sub, "list")) {
 		rc = call(o.server, "GET", "/v1/apps", NULL, &res);
 		if (rc == CLI_OK && o.json) {
-			print_json(res);
+			cli_print_json(res);
 		} else if (rc == CLI_OK) {
 			printf("%-24s %8s %8s  %s\n", "APP", "REVISION", "RUNNERS", "IMAGE");
 			size_t i;
@@ -207,7 +189,7 @@ int cmd_runners(int argc, char **argv)
 		    arg ? berth_xasprintf("/v1/runners?app=%s", arg) : berth_xstrdup("/v1/runners");
 		rc = call(o.server, "GET", p, NULL, &res);
 		if (rc == CLI_OK && o.json) {
-			print_json(res);
+			cli_print_json(res);
 		} else if (rc == CLI_OK) {
 			printf("%-16s %-20s %-12s %8s %8s %8s\n", "ID", "APP", "STATE", "REVISION",
 			       "INFLIGHT", "AGE");

@@ -163,35 +163,6 @@ static int parse_target(const char *arg, char digest[BERTH_DIGEST_LEN + 1], char
 	return -1;
 }
 
-static void print_json(const json_t *j)
-{
-	_cleanup_buf_ struct berth_buf out;
-	berth_buf_init(&out, BERTH_BUF_UNLIMITED);
-	berth_json_dump_pretty(j, &out);
-	fwrite(out.data, 1, out.len, stdout);
-}
-
-/* One call with a JSON answer; prints the server's error. */
-static int call(const char *server, const char *method, const char *path, const char *type,
-		const void *body, size_t len, json_t **out)
-{
-	_cleanup_buf_ struct berth_buf b;
-	berth_buf_init(&b, 64u << 20);
-	long status = 0;
-	struct berth_err *err = NULL;
-	if (cli_http(server, method, path, type, body, len, &status, &b, &err) < 0)
-		return cli_fail(err, NULL);
-	if (status < 200 || status >= 300)
-		return cli_http_fail(status, &b);
-	json_error_t je;
-	*out = json_loadb(b.data, b.len, 0, &je);
-	if (!*out) {
-		fprintf(stderr, "berth: the server's answer is not JSON: %s\n", je.text);
-		return CLI_FAIL;
-	}
-	return CLI_OK;
-}
-
 static int upload(int argc, char **argv)
 {
 	struct opts o = {0};
@@ -215,12 +186,12 @@ static int upload(int argc, char **argv)
 	berth_buf_addstr(&path, "/v1/files?name=");
 	add_escaped(&path, name);
 	_cleanup_json_ json_t *res = NULL;
-	rc = call(o.server, "POST", path.data, o.type ? o.type : guess_type(name), data.data,
-		  data.len, &res);
+	rc = cli_http_json(o.server, "POST", path.data, o.type ? o.type : guess_type(name),
+			   data.data, data.len, &res);
 	if (rc != CLI_OK)
 		return rc;
 	if (o.json)
-		print_json(res);
+		cli_print_json(res);
 	else
 		printf("%s\n", json_string_value(json_object_get(res, "url")));
 	return CLI_OK;
@@ -235,12 +206,12 @@ static int list(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage("files", "list takes no arguments");
 	_cleanup_json_ json_t *res = NULL;
-	rc = call(o.server, "GET", "/v1/files?limit=10000", NULL, NULL, 0, &res);
+	rc = cli_http_json(o.server, "GET", "/v1/files?limit=10000", NULL, NULL, 0, &res);
 	if (rc != CLI_OK)
 		return rc;
 	json_t *files = json_object_get(res, "files");
 	if (o.json) {
-		print_json(files ? files : json_array());
+		cli_print_json(files ? files : json_array());
 		return CLI_OK;
 	}
 	printf("%-71s  %10s  %-19s  %s\n", "DIGEST", "SIZE", "CREATED", "NAME");
@@ -325,7 +296,7 @@ static int download(int argc, char **argv)
 	if (!name) { /* the first name the digest was uploaded under */
 		_cleanup_free_ char *path = berth_xasprintf("/v1/files?digest=%s&limit=1", digest);
 		_cleanup_json_ json_t *res = NULL;
-		if ((rc = call(o.server, "GET", path, NULL, NULL, 0, &res)) != CLI_OK)
+		if ((rc = cli_http_json(o.server, "GET", path, NULL, NULL, 0, &res)) != CLI_OK)
 			return rc;
 		const char *n = json_string_value(
 		    json_object_get(json_array_get(json_object_get(res, "files"), 0), "name"));
@@ -419,7 +390,7 @@ static int rm(int argc, char **argv)
 		add_escaped(&path, name);
 	}
 	_cleanup_json_ json_t *res = NULL;
-	if ((rc = call(o.server, "DELETE", path.data, NULL, NULL, 0, &res)) != CLI_OK)
+	if ((rc = cli_http_json(o.server, "DELETE", path.data, NULL, NULL, 0, &res)) != CLI_OK)
 		return rc;
 	json_int_t n = json_integer_value(json_object_get(res, "removed"));
 	printf("removed %lld name%s of %s%s\n", (long long)n, n == 1 ? "" : "s", digest,

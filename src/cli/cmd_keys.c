@@ -87,35 +87,13 @@ static int parse(int argc, char **argv, struct opts *o)
 	return -1;
 }
 
-/* One call; prints the server's error. *out gets the JSON answer. */
+/* One call with a JSON body (or none); prints the server's error. */
 static int call(const char *server, const char *method, const char *path, json_t *body,
 		json_t **out)
 {
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	_cleanup_buf_ struct berth_buf b;
-	berth_buf_init(&b, 16u << 20);
-	long status = 0;
-	struct berth_err *err = NULL;
-	if (cli_http(server, method, path, text ? "application/json" : NULL, text,
-		     text ? strlen(text) : 0, &status, &b, &err) < 0)
-		return cli_fail(err, NULL);
-	if (status < 200 || status >= 300)
-		return cli_http_fail(status, &b);
-	json_error_t je;
-	*out = json_loadb(b.data, b.len, 0, &je);
-	if (!*out) {
-		fprintf(stderr, "berth: the server's answer is not JSON: %s\n", je.text);
-		return CLI_FAIL;
-	}
-	return CLI_OK;
-}
-
-static void print_json(const json_t *j)
-{
-	_cleanup_buf_ struct berth_buf out;
-	berth_buf_init(&out, BERTH_BUF_UNLIMITED);
-	berth_json_dump_pretty(j, &out);
-	fwrite(out.data, 1, out.len, stdout);
+	return cli_http_json(server, method, path, text ? "application/json" : NULL, text,
+			     text ? strlen(text) : 0, out);
 }
 
 static void format_time(double t, char *out, size_t n)
@@ -149,7 +127,7 @@ static int create(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	if (o.json) {
-		print_json(res);
+		cli_print_json(res);
 	} else {
 		printf("%s\n", key);
 		fprintf(stderr,
@@ -175,7 +153,7 @@ static int list(int argc, char **argv)
 		return rc;
 	json_t *keys = json_object_get(res, "keys");
 	if (o.json) {
-		print_json(keys ? keys : json_array());
+		cli_print_json(keys ? keys : json_array());
 		return CLI_OK;
 	}
 	printf("%-16s  %-6s  %-19s  %s\n", "ID", "SCOPE", "CREATED",

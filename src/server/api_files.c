@@ -47,13 +47,6 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* "sha256:<64 lower-case hex>" or the 64 hex digits alone, into hex. */
 static bool parse_digest(const char *s, char hex[BERTH_SHA256_HEX_LEN + 1])
 {
@@ -542,25 +535,11 @@ static void files_delete(struct srv_req *rq, struct srv_resp *rs)
 			   blob_gone));
 }
 
-/* Each handler counted in berth_requests_total{kind="files"}. */
-#define COUNTED(fn)                                                                      \
-	static void fn##_counted(struct srv_req *rq, struct srv_resp *rs)                \
-	{                                                                                \
-		double t0 = mono();                                                      \
-		fn(rq, rs);                                                              \
-		srv_metrics_request(rq->srv, "", "files", rs->status ? rs->status : 200, \
-				    mono() - t0);                                        \
-	}
-COUNTED(files_upload)
-COUNTED(files_download)
-COUNTED(files_list)
-COUNTED(files_delete)
-
 const struct srv_route srv_routes_files[] = {
-    {"POST", "/v1/files", SRV_INVOKE, files_upload_counted},
-    {"GET", "/v1/files", SRV_ADMIN, files_list_counted},
-    {"DELETE", "/v1/files/{digest}", SRV_ADMIN, files_delete_counted},
-    {"GET", "/files/{digest}/{name}", SRV_PUBLIC, files_download_counted},
-    {"HEAD", "/files/{digest}/{name}", SRV_PUBLIC, files_download_counted},
-    {NULL, NULL, 0, NULL},
+    {"POST", "/v1/files", SRV_INVOKE, files_upload, "files"},
+    {"GET", "/v1/files", SRV_ADMIN, files_list, "files"},
+    {"DELETE", "/v1/files/{digest}", SRV_ADMIN, files_delete, "files"},
+    {"GET", "/files/{digest}/{name}", SRV_PUBLIC, files_download, "files"},
+    {"HEAD", "/files/{digest}/{name}", SRV_PUBLIC, files_download, "files"},
+    {0},
 };

@@ -35,13 +35,6 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool name_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -78,7 +71,7 @@ static bool kv_begin(struct srv_req *rq, struct srv_resp *rs, bool with_key)
 static void sweep(struct berth_srv *srv)
 {
 	static _Atomic long long last; /* monotonic seconds, 0: never */
-	long long t = (long long)mono() + 1, prev = atomic_load(&last);
+	long long t = (long long)srv_mono() + 1, prev = atomic_load(&last);
 	if (prev && t - prev < SRV_KV_SWEEP_SECONDS)
 		return;
 	if (!atomic_compare_exchange_strong(&last, &prev, t))
@@ -319,24 +312,10 @@ static void kv_list(struct srv_req *rq, struct srv_resp *rs)
 		 json_pack("{s:s, s:o, s:o}", "namespace", ns, "keys", keys, "next", next));
 }
 
-/* Each handler counted in berth_requests_total{kind="kv"}. */
-#define COUNTED(fn)                                                                   \
-	static void fn##_counted(struct srv_req *rq, struct srv_resp *rs)             \
-	{                                                                             \
-		double t0 = mono();                                                   \
-		fn(rq, rs);                                                           \
-		srv_metrics_request(rq->srv, "", "kv", rs->status ? rs->status : 200, \
-				    mono() - t0);                                     \
-	}
-COUNTED(kv_put)
-COUNTED(kv_get)
-COUNTED(kv_delete)
-COUNTED(kv_list)
-
 const struct srv_route srv_routes_kv[] = {
-    {"PUT", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_put_counted},
-    {"GET", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_get_counted},
-    {"DELETE", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_delete_counted},
-    {"GET", "/v1/kv/{ns}", SRV_INVOKE, kv_list_counted},
-    {NULL, NULL, 0, NULL},
+    {"PUT", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_put, "kv"},
+    {"GET", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_get, "kv"},
+    {"DELETE", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_delete, "kv"},
+    {"GET", "/v1/kv/{ns}", SRV_INVOKE, kv_list, "kv"},
+    {0},
 };

@@ -323,11 +323,11 @@ static void cancel(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_queue[] = {
-    {"POST", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel},
-    {"PUT", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel},
-    {"GET", "/queue/{app}/requests/{id}/status/stream", SRV_INVOKE, status_stream},
-    {"GET", "/queue/{app}/requests/{id}/status", SRV_INVOKE, status},
-    {"GET", "/queue/{app}/requests/{id}", SRV_INVOKE, result},
-    {"POST", "/queue/{app}/*", SRV_INVOKE, submit},
-    {NULL, NULL, 0, NULL},
+    {"POST", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel, NULL},
+    {"PUT", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel, NULL},
+    {"GET", "/queue/{app}/requests/{id}/status/stream", SRV_INVOKE, status_stream, NULL},
+    {"GET", "/queue/{app}/requests/{id}/status", SRV_INVOKE, status, NULL},
+    {"GET", "/queue/{app}/requests/{id}", SRV_INVOKE, result, NULL},
+    {"POST", "/queue/{app}/*", SRV_INVOKE, submit, NULL},
+    {0},
 };

@@ -61,7 +61,7 @@ struct call {
 	struct berth_srv *srv;
 	struct srv_slot slot;
 	struct berth__proxy *proxy;
-	struct timespec t0;
+	double t0;
 	int status;
 };
 
@@ -81,10 +81,7 @@ static void call_free(void *ctx)
 	else if (berth__proxy_error(c->proxy) || c->status == 503)
 		o = SRV_RUNNER_BAD;
 	srv_apps_release(c->srv, &c->slot, o);
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double s = (double)(t1.tv_sec - c->t0.tv_sec) + (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9;
-	srv_metrics_request(c->srv, c->slot.app, "sync", c->status, s);
+	srv_metrics_request(c->srv, c->slot.app, "sync", c->status, srv_mono() - c->t0);
 	berth__proxy_free(c->proxy);
 	free(c);
 }
@@ -97,7 +94,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 		return;
 	struct call *c = berth_xcalloc(1, sizeof(*c));
 	c->srv = rq->srv;
-	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	c->t0 = srv_mono();
 	struct berth_err *err = NULL;
 	if (srv_apps_acquire(rq->srv, app, RUN_WAIT_MS, &c->slot, &err) < 0) {
 		free(c);
@@ -157,7 +154,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_run[] = {
-    {"POST", "/run/{app}/*", SRV_INVOKE, run},
-    {"GET", "/run/{app}/*", SRV_INVOKE, run},
-    {NULL, NULL, 0, NULL},
+    {"POST", "/run/{app}/*", SRV_INVOKE, run, NULL},
+    {"GET", "/run/{app}/*", SRV_INVOKE, run, NULL},
+    {0},
 };

@@ -66,13 +66,6 @@ struct srv_apps {
 	char *sdk_dir;
 };
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -210,7 +203,7 @@ static void *runner_thread(void *arg)
 	const struct berth_app_spec *spec = &rn->rev->spec;
 	struct berth_err *err = NULL;
 	bool failed = false;
-	double t0 = now_s();
+	double t0 = srv_mono();
 
 	if (start_container(srv, rn, &err) < 0) {
 		berth_log_warn("app '%s': runner failed to start: %s", app->name, err->msg);
@@ -231,7 +224,7 @@ static void *runner_thread(void *arg)
 			failed = true;
 			goto stop;
 		}
-		if ((now_s() - t0) * 1000 > (double)spec->startup_timeout_ms) {
+		if ((srv_mono() - t0) * 1000 > (double)spec->startup_timeout_ms) {
 			berth_log_warn("app '%s': runner %s not ready within startup_timeout",
 				       app->name, rn->id);
 			failed = true;
@@ -243,7 +236,7 @@ static void *runner_thread(void *arg)
 	}
 	pthread_mutex_lock(&A->mu);
 	rn->state = SRV_RUNNER_READY;
-	rn->ready_at = rn->last_used = rn->last_probe = now_s();
+	rn->ready_at = rn->last_used = rn->last_probe = srv_mono();
 	app->failures = 0;
 	app->backoff_until = 0;
 	pthread_cond_broadcast(&A->cv);
@@ -255,7 +248,7 @@ static void *runner_thread(void *arg)
 		sleep_ms(50);
 		pthread_mutex_lock(&A->mu);
 		bool done = A->stop || rn->bad || (rn->stop && rn->inflight == 0);
-		bool check = now_s() - rn->last_probe >= (double)spec->health.interval_ms / 1000;
+		bool check = srv_mono() - rn->last_probe >= (double)spec->health.interval_ms / 1000;
 		pthread_mutex_unlock(&A->mu);
 		if (done)
 			break;
@@ -267,7 +260,7 @@ static void *runner_thread(void *arg)
 			continue;
 		bool healthy = probe(rn);
 		pthread_mutex_lock(&A->mu);
-		rn->last_probe = now_s();
+		rn->last_probe = srv_mono();
 		rn->health_failures = healthy ? 0 : rn->health_failures + 1;
 		if (rn->health_failures >= spec->health.failure_threshold) {
 			berth_log_warn("app '%s': runner %s failed %d health checks: replacing it",
@@ -282,7 +275,7 @@ stop:
 	if (failed) {
 		app->failures++;
 		double b = app->failures > 7 ? BACKOFF_MAX_S : (double)(1 << (app->failures - 1));
-		app->backoff_until = now_s() + (b > BACKOFF_MAX_S ? BACKOFF_MAX_S : b);
+		app->backoff_until = srv_mono() + (b > BACKOFF_MAX_S ? BACKOFF_MAX_S : b);
 	}
 	pthread_cond_broadcast(&A->cv);
 	pthread_mutex_unlock(&A->mu);
@@ -315,7 +308,7 @@ static void spawn_runner(struct berth_srv *srv, struct srv_app *a)
 	rn->rev = a->rev;
 	a->rev->refs++;
 	rn->port = port;
-	rn->created = now_s();
+	rn->created = srv_mono();
 	snprintf(rn->name, sizeof(rn->name), "srv.%s.%d.%u", a->name, a->rev->revision,
 		 ++A->serial);
 	rn->next = a->runners;
@@ -403,7 +396,7 @@ static void *supervisor(void *arg)
 	struct srv_apps *A = srv->apps;
 	pthread_mutex_lock(&A->mu);
 	while (!A->stop) {
-		double now = now_s();
+		double now = srv_mono();
 		for (struct srv_app *a = A->list; a; a = a->next)
 			if (!a->removed && a->rev)
 				scale_app(srv, a, now);
@@ -433,7 +426,7 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 		     struct srv_slot *out, struct berth_err **err)
 {
 	struct srv_apps *A = srv->apps;
-	double t0 = now_s();
+	double t0 = srv_mono();
 	pthread_mutex_lock(&A->mu);
 	struct srv_app *a = find_app(A, name);
 	if (!a || !a->rev) {
@@ -457,18 +450,18 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 				best = rn;
 		if (best) {
 			best->inflight++;
-			best->last_used = a->last_request = now_s();
+			best->last_used = a->last_request = srv_mono();
 			snprintf(out->app, sizeof(out->app), "%s", a->name);
 			memcpy(out->runner, best->id, sizeof(out->runner));
 			out->port = best->port;
-			out->cold_s = waited ? now_s() - t0 : 0;
+			out->cold_s = waited ? srv_mono() - t0 : 0;
 			break;
 		}
 		if (!waited) {
 			waited = true;
 			pthread_cond_signal(&A->tick);
 		}
-		double left = timeout_ms < 0 ? 1.0 : (double)timeout_ms / 1000 - (now_s() - t0);
+		double left = timeout_ms < 0 ? 1.0 : (double)timeout_ms / 1000 - (srv_mono() - t0);
 		if (left <= 0 || A->stop || a->removed) {
 			rc = berth_err_set(err, BERTH_E_TIMEOUT,
 					   "no runner of '%s' was ready within %lld ms", name,
@@ -488,7 +481,7 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 	}
 	a->waiting--;
 	if (a->waiting)
-		a->waiting_since = now_s();
+		a->waiting_since = srv_mono();
 	pthread_mutex_unlock(&A->mu);
 	return rc;
 }
@@ -501,7 +494,7 @@ void srv_apps_release(struct berth_srv *srv, const struct srv_slot *slot, enum s
 		for (struct srv_runner *rn = a->runners; rn; rn = rn->next)
 			if (!strcmp(rn->id, slot->runner)) {
 				rn->inflight--;
-				rn->last_used = now_s();
+				rn->last_used = srv_mono();
 				if (o != SRV_OK)
 					rn->bad = true;
 			}
@@ -714,7 +707,7 @@ json_t *srv_apps_runners(struct berth_srv *srv, const char *app)
 {
 	struct srv_apps *A = srv->apps;
 	json_t *arr = json_array();
-	double now = now_s();
+	double now = srv_mono();
 	pthread_mutex_lock(&A->mu);
 	for (struct srv_app *a = A->list; a; a = a->next) {
 		if (a->removed || (app && strcmp(a->name, app) != 0))

@@ -17,6 +17,13 @@ static const struct srv_route *const tables[] = {
     srv_routes_kv,   srv_routes_keys, srv_routes_metrics,
 };
 
+double srv_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* ------------------------------------------------------------ responses */
 
 void srv_header(struct srv_resp *rs, const char *name, const char *value)
@@ -189,7 +196,11 @@ static void dispatch(struct srv_req *rq, struct srv_resp *rs)
 				return;
 			}
 			/* params point into copy: keep it for the handler's life. */
+			double t0 = srv_mono();
 			r->handler(rq, rs);
+			if (r->metrics_kind)
+				srv_metrics_request(rq->srv, "", r->metrics_kind,
+						    rs->status ? rs->status : 200, srv_mono() - t0);
 			return;
 		}
 	if (path_known)

@@ -249,8 +249,7 @@ static void work(struct berth_srv *srv, struct job *j, const struct srv_slot *s,
 	    .body_len = j->body_len,
 	    .timeout_ms = info->request_timeout_ms,
 	};
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = srv_mono();
 	struct berth__proxy *p = NULL;
 	struct berth_buf body;
 	berth_buf_init(&body, QUEUE_RESULT_MAX);
@@ -288,8 +287,7 @@ static void work(struct berth_srv *srv, struct job *j, const struct srv_slot *s,
 			type = berth_xstrndup(ct, strcspn(ct, "\r\n"));
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double run_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	double run_s = srv_mono() - t0;
 	srv_apps_release(srv, &slot, o);
 	srv_metrics_request(srv, j->app, "queue", status, run_s);
 	bool retry = (status == 503 || status == 504) && j->attempts < QUEUE_RETRIES;

@@ -78,6 +78,9 @@ struct srv_route {
 	const char *pattern;
 	enum srv_scope scope;
 	srv_handler handler;
+	/* berth_requests_total{kind=...} for the route's answers (app=""), or
+	 * NULL when the handler counts its own (calls to apps) */
+	const char *metrics_kind;
 };
 
 /* The route tables of each area (NULL-pattern terminated). */
@@ -119,6 +122,8 @@ void srv_queue_stop(struct berth_srv *srv);
 void srv_queue_kick(struct berth_srv *srv);
 /* Unix time now, with fractions (what the tables store). */
 double srv_wall_now(void);
+/* Seconds on the monotonic clock, for durations. */
+double srv_mono(void);
 
 /* --- the database (db.c) --- */
 
