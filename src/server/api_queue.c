@@ -133,6 +133,9 @@ static json_t *status_of(struct berth_srv *srv, const char *app, const char *id,
 
 static void status(struct srv_req *rq, struct srv_resp *rs)
 {
+	struct srv_app_info info;
+	if (!srv_invoke_check(rq, rs, rq->params[0], &info))
+		return;
 	bool done = false;
 	json_t *j = status_of(rq->srv, rq->params[0], rq->params[1], &done);
 	if (!j) {
@@ -187,6 +190,9 @@ static void sse_free(void *ctx)
 
 static void status_stream(struct srv_req *rq, struct srv_resp *rs)
 {
+	struct srv_app_info info;
+	if (!srv_invoke_check(rq, rs, rq->params[0], &info))
+		return;
 	bool done = false;
 	json_t *j = status_of(rq->srv, rq->params[0], rq->params[1], &done);
 	if (!j) {
@@ -208,6 +214,9 @@ static void status_stream(struct srv_req *rq, struct srv_resp *rs)
 
 static void result(struct srv_req *rq, struct srv_resp *rs)
 {
+	struct srv_app_info info;
+	if (!srv_invoke_check(rq, rs, rq->params[0], &info))
+		return;
 	bool done = false;
 	json_t *j = status_of(rq->srv, rq->params[0], rq->params[1], &done);
 	if (!j) {

@@ -292,6 +292,14 @@ check "an admin key is created" test -n "$KEY"
 expect_eq "a private app refuses a call without a key" "$(post -d '{}' "$URL/run/echo")" 401
 expect_eq "and takes one with a key" "$(post -H "Authorization: Key $KEY" -d '{}' "$URL/run/echo")" 200
 expect_eq "the queue refuses too" "$(post -d '{}' "$URL/queue/echo/")" 401
+expect_eq "a queued request's status needs a key too" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$URL/queue/echo/requests/$hook_rid/status")" 401
+expect_eq "and its result" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$URL/queue/echo/requests/$hook_rid")" 401
+expect_eq "and its status stream" \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$URL/queue/echo/requests/$hook_rid/status/stream")" 401
+expect_eq "with a key the result is there" \
+	"$(curl -s -H "Authorization: Key $KEY" "$URL/queue/echo/requests/$hook_rid" | jq .n)" 42
 "$B" apps list >/dev/null 2>&1
 expect_eq "the admin CLI needs the key" "$?" 1
 export BERTH_KEY=$KEY
