@@ -210,6 +210,22 @@ static int gpus(struct berth_runner *r, struct berth_gpu_set *g, struct berth_st
 	return 0;
 }
 
+/* config.json holds the process's environment, secrets included, so it goes
+ * on a tmpfs at <dir>/bundle mounted in this private namespace: never on
+ * disk, seen by no other process's view of the state dir, gone with the
+ * monitor. The runtime is run with --bundle <dir>/bundle; root.path is
+ * absolute. */
+static int write_config(struct berth_runner *r, const struct berth_buf *b, struct berth_err **err)
+{
+	_cleanup_free_ char *dir = berth_xasprintf("%s/bundle", r->dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return berth_err_sys(err, errno, "bundle: create '%s'", dir);
+	_cleanup_free_ char *data = berth_xasprintf("mode=0700,size=%zu", b->len + (1u << 20));
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0)
+		return berth_err_sys(err, errno, "bundle: mount a tmpfs on '%s'", dir);
+	return write_new_file(dir, "config.json", b->data, b->len, 0600, err);
+}
+
 int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 {
 	const struct berth_container_opts *o = r->o;
@@ -316,7 +332,7 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 		rc = berth_err_set(err, BERTH_E_INTERNAL, "config.json: cannot encode");
 		goto out;
 	}
-	rc = write_new_file(r->dir, "config.json", b.data, b.len, 0600, err);
+	rc = write_config(r, &b, err);
 out:
 	json_decref(cfg);
 	json_decref(seccomp);

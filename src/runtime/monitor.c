@@ -241,9 +241,10 @@ static char *failure_message(struct berth_buf *b)
 static int spawn_runtime(struct berth_runner *r, int out_w, int err_w, struct berth_err **err)
 {
 	_cleanup_free_ char *pidfile = berth_xasprintf("%s/pid", r->dir);
+	_cleanup_free_ char *bundle = berth_xasprintf("%s/bundle", r->dir);
 	char *argv[] = {
 	    r->rt.path, (char *)"--root",     r->rt_root, (char *)"run", (char *)"--bundle",
-	    r->dir,     (char *)"--pid-file", pidfile,    r->id,         NULL};
+	    bundle,     (char *)"--pid-file", pidfile,    r->id,         NULL};
 	struct berth_spawn sp = BERTH_SPAWN_INIT;
 	sp.argv = argv;
 	sp.stdout_fd = out_w;
@@ -346,10 +347,7 @@ static void finish(struct berth_runner *r, int exit_code, const char *error, boo
 		berth__runner_discard(r->home, r->id, background);
 		return;
 	}
-	_cleanup_free_ char *rootfs = berth_xasprintf("%s/rootfs", r->dir);
-	_cleanup_free_ char *secrets = berth_xasprintf("%s/secrets", r->dir);
-	umount2(rootfs, MNT_DETACH);
-	umount2(secrets, MNT_DETACH);
+	berth__runner_unmount(r->dir);
 	struct berth_runner_info *i = &r->info;
 	i->status = BERTH_RUNNER_EXITED;
 	i->exit_code = exit_code;

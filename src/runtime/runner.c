@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +86,37 @@ static bool valid_name(const char *s)
 	return true;
 }
 
+/* Is dir a directory of ours that nobody else can write or read? */
+static bool private_dir(const char *dir)
+{
+	struct stat st;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return false;
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	       (st.st_mode & 0077) == 0;
+}
+
+/* The runtime's --root. It keeps a copy of config.json, whose environment
+ * holds the app's secrets, so it goes on a tmpfs when there is one (like
+ * podman's runroot): /run, else /dev/shm, in a 0700 directory per state
+ * dir. Else $BERTH_HOME/run. */
+static char *runtime_root(const char *home, const char *name)
+{
+	char hex[BERTH_SHA256_HEX_LEN + 1];
+	berth_sha256_hex(home, strlen(home), hex);
+	hex[16] = '\0';
+	const char *const tmpfs[] = {"/run", "/dev/shm"};
+	for (size_t i = 0; i < sizeof(tmpfs) / sizeof(tmpfs[0]); i++) {
+		struct statfs fs;
+		if (statfs(tmpfs[i], &fs) < 0 || fs.f_type != TMPFS_MAGIC)
+			continue;
+		_cleanup_free_ char *dir = berth_xasprintf("%s/berth-%s", tmpfs[i], hex);
+		if (private_dir(dir))
+			return berth_xasprintf("%s/%s", dir, name);
+	}
+	return berth_xasprintf("%s/run/%s", home, name);
+}
+
 int berth_runner_create(const char *home, const struct berth_container_opts *o,
 			struct berth_runner **out, struct berth_err **err)
 {
@@ -129,7 +162,7 @@ int berth_runner_create(const char *home, const struct berth_container_opts *o,
 				 : o->cpus > 0 && !r->cg.cpu ? "cpu"
 							     : "pids");
 
-	r->rt_root = berth_xasprintf("%s/run/%s", home, r->rt.name);
+	r->rt_root = runtime_root(home, r->rt.name);
 	if (berth_fs_mkdir_p(runners, 0700, err) < 0 || berth_fs_mkdir_p(r->rt_root, 0700, err) < 0)
 		goto fail;
 
@@ -266,6 +299,11 @@ int berth_runner_start(struct berth_runner *r, pid_t *monitor, struct berth_err 
 			dup2(null, 1);
 			dup2(null, 2);
 		}
+		/* The monitor outlives its caller: keep only the report pipe
+		 * and this runner's lock, so that a server's listening socket or
+		 * another runner's lock is not held open by it. */
+		int keep[] = {p[1], r->lock_fd};
+		berth_close_fds_except(keep, sizeof(keep) / sizeof(keep[0]));
 		struct berth_runner_io none = {-1, -1};
 		int code = 0;
 		struct berth_err *e = NULL;

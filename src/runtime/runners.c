@@ -217,12 +217,18 @@ int berth_runner_remove(const char *home, const struct berth_runner_info *i, boo
 }
 
 /* Unmount what this namespace has in the runner directory, then delete it. */
+void berth__runner_unmount(const char *dir)
+{
+	static const char *const mounts[] = {"rootfs", "secrets", "bundle"};
+	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		_cleanup_free_ char *path = berth_xasprintf("%s/%s", dir, mounts[i]);
+		umount2(path, MNT_DETACH);
+	}
+}
+
 static void unmount_and_remove(const char *dir)
 {
-	_cleanup_free_ char *rootfs = berth_xasprintf("%s/rootfs", dir);
-	_cleanup_free_ char *secrets = berth_xasprintf("%s/secrets", dir);
-	umount2(rootfs, MNT_DETACH);
-	umount2(secrets, MNT_DETACH);
+	berth__runner_unmount(dir);
 	berth_fs_remove_tree(AT_FDCWD, dir, NULL);
 }
 

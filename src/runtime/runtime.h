@@ -17,13 +17,17 @@
  *
  * State, under $BERTH_HOME:
  *   runners/<id>/state.json   what `berth container ls` shows (atomic writes)
- *   runners/<id>/config.json  the bundle's OCI config (mode 0600)
+ *   runners/<id>/bundle/      the bundle: config.json (mode 0600), on a tmpfs
+ *                             mounted only in the monitor's namespace (the
+ *                             process env holds secrets: never on disk)
  *   runners/<id>/upper, work  the overlay's private layer
  *   runners/<id>/rootfs       mount point (mounted only inside the monitor's namespace)
  *   runners/<id>/l/<n>        short links to the lower layer dirs (mount(2)
  *                             option data is one page; these keep it short)
  *   runners/<id>/container.log  CRI log lines: "<RFC3339Nano> stdout|stderr F|P <text>"
- *   run/<runtime>/            the OCI runtime's own state (--root)
+ *   run/<runtime>/            the OCI runtime's own state (--root), only when
+ *                             no tmpfs is found: it goes to /run/berth-<hash>/
+ *                             or /dev/shm/berth-<hash>/ (it copies config.json)
  */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H

@@ -82,6 +82,10 @@ struct berth_runner {
  * config.json. */
 int berth__bundle_write(struct berth_runner *r, struct berth_err **err);
 
+/* Unmount what a monitor mounts under a runner's dir (rootfs, secrets,
+ * bundle), in the calling process's mount namespace. */
+void berth__runner_unmount(const char *dir);
+
 /* The monitor: everything from the private namespace to the recorded exit.
  * notify_fd (or -1) gets "ok <pid>\n" once the container runs, or
  * "error <message>\n". */
