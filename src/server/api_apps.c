@@ -526,14 +526,14 @@ static void queue_flush(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_apps[] = {
-    {"POST", "/v1/apps/{app}/deploy", SRV_ADMIN, deploy, NULL},
-    {"GET", "/v1/apps", SRV_ADMIN, list, NULL},
-    {"POST", "/v1/apps/{app}/scale", SRV_ADMIN, scale, NULL},
-    {"POST", "/v1/apps/{app}/rollback", SRV_ADMIN, rollback, NULL},
-    {"DELETE", "/v1/apps/{app}", SRV_ADMIN, delete_app, NULL},
-    {"GET", "/v1/runners", SRV_ADMIN, runners, NULL},
-    {"POST", "/v1/runners/{id}/stop", SRV_ADMIN, stop_runner, NULL},
-    {"GET", "/v1/apps/{app}/queue", SRV_ADMIN, queue_size, NULL},
-    {"DELETE", "/v1/apps/{app}/queue", SRV_ADMIN, queue_flush, NULL},
+    {"POST", "/v1/apps/{app}/deploy", SRV_ADMIN, deploy, NULL, NULL},
+    {"GET", "/v1/apps", SRV_ADMIN, list, NULL, NULL},
+    {"POST", "/v1/apps/{app}/scale", SRV_ADMIN, scale, NULL, NULL},
+    {"POST", "/v1/apps/{app}/rollback", SRV_ADMIN, rollback, NULL, NULL},
+    {"DELETE", "/v1/apps/{app}", SRV_ADMIN, delete_app, NULL, NULL},
+    {"GET", "/v1/runners", SRV_ADMIN, runners, NULL, NULL},
+    {"POST", "/v1/runners/{id}/stop", SRV_ADMIN, stop_runner, NULL, NULL},
+    {"GET", "/v1/apps/{app}/queue", SRV_ADMIN, queue_size, NULL, NULL},
+    {"DELETE", "/v1/apps/{app}/queue", SRV_ADMIN, queue_flush, NULL, NULL},
     {0},
 };

@@ -183,12 +183,8 @@ static json_t *row_json(struct berth_srv *srv, const char *hex, const char *name
 static void files_upload(struct srv_req *rq, struct srv_resp *rs)
 {
 	struct berth_srv *srv = rq->srv;
-	if (!srv_keys_invoke_ok(rq, BERTH_APP_AUTH_PRIVATE)) {
-		srv_error(rs, 401, "auth",
-			  "uploads need an invoke or admin key: Authorization: Key <key> "
-			  "(berth keys create --scope invoke)");
+	if (!srv_gate_key(rq, rs))
 		return;
-	}
 	_cleanup_free_ char *name = srv_query(rq, "name");
 	if (!name) {
 		srv_error(rs, 400, "invalid", "give the file a name: POST /v1/files?name=NAME");
@@ -536,10 +532,10 @@ static void files_delete(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_files[] = {
-    {"POST", "/v1/files", SRV_INVOKE, files_upload, "files"},
-    {"GET", "/v1/files", SRV_ADMIN, files_list, "files"},
-    {"DELETE", "/v1/files/{digest}", SRV_ADMIN, files_delete, "files"},
-    {"GET", "/files/{digest}/{name}", SRV_PUBLIC, files_download, "files"},
-    {"HEAD", "/files/{digest}/{name}", SRV_PUBLIC, files_download, "files"},
+    {"POST", "/v1/files", SRV_INVOKE, files_upload, "files", srv_gate_key},
+    {"GET", "/v1/files", SRV_ADMIN, files_list, "files", NULL},
+    {"DELETE", "/v1/files/{digest}", SRV_ADMIN, files_delete, "files", NULL},
+    {"GET", "/files/{digest}/{name}", SRV_PUBLIC, files_download, "files", NULL},
+    {"HEAD", "/files/{digest}/{name}", SRV_PUBLIC, files_download, "files", NULL},
     {0},
 };

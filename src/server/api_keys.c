@@ -86,8 +86,8 @@ static void keys_revoke(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_keys[] = {
-    {"POST", "/v1/keys", SRV_ADMIN, keys_create, NULL},
-    {"GET", "/v1/keys", SRV_ADMIN, keys_list, NULL},
-    {"DELETE", "/v1/keys/{id}", SRV_ADMIN, keys_revoke, NULL},
+    {"POST", "/v1/keys", SRV_ADMIN, keys_create, NULL, NULL},
+    {"GET", "/v1/keys", SRV_ADMIN, keys_list, NULL, NULL},
+    {"DELETE", "/v1/keys/{id}", SRV_ADMIN, keys_revoke, NULL, NULL},
     {0},
 };

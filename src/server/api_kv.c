@@ -47,12 +47,8 @@ static bool name_valid(const char *s)
  * the request cannot go on. */
 static bool kv_begin(struct srv_req *rq, struct srv_resp *rs, bool with_key)
 {
-	if (!srv_keys_invoke_ok(rq, BERTH_APP_AUTH_PRIVATE)) {
-		srv_error(rs, rq->key_id ? 403 : 401, "auth",
-			  "the KV store needs an invoke or admin key: Authorization: Key <key> "
-			  "(berth keys create --scope invoke)");
+	if (!srv_gate_key(rq, rs))
 		return false;
-	}
 	const char *what[] = {"namespace", "key"};
 	for (int i = 0; i < (with_key ? 2 : 1); i++)
 		if (!name_valid(rq->params[i])) {
@@ -313,9 +309,9 @@ static void kv_list(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_kv[] = {
-    {"PUT", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_put, "kv"},
-    {"GET", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_get, "kv"},
-    {"DELETE", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_delete, "kv"},
-    {"GET", "/v1/kv/{ns}", SRV_INVOKE, kv_list, "kv"},
+    {"PUT", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_put, "kv", srv_gate_key},
+    {"GET", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_get, "kv", NULL},
+    {"DELETE", "/v1/kv/{ns}/{key}", SRV_INVOKE, kv_delete, "kv", NULL},
+    {"GET", "/v1/kv/{ns}", SRV_INVOKE, kv_list, "kv", NULL},
     {0},
 };

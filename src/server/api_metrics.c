@@ -26,7 +26,7 @@ static void healthz(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_metrics[] = {
-    {"GET", "/metrics", SRV_PUBLIC, metrics, NULL},
-    {"GET", "/healthz", SRV_PUBLIC, healthz, NULL},
+    {"GET", "/metrics", SRV_PUBLIC, metrics, NULL, NULL},
+    {"GET", "/healthz", SRV_PUBLIC, healthz, NULL, NULL},
     {0},
 };

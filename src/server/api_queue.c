@@ -332,11 +332,11 @@ static void cancel(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_queue[] = {
-    {"POST", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel, NULL},
-    {"PUT", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel, NULL},
-    {"GET", "/queue/{app}/requests/{id}/status/stream", SRV_INVOKE, status_stream, NULL},
-    {"GET", "/queue/{app}/requests/{id}/status", SRV_INVOKE, status, NULL},
-    {"GET", "/queue/{app}/requests/{id}", SRV_INVOKE, result, NULL},
-    {"POST", "/queue/{app}/*", SRV_INVOKE, submit, NULL},
+    {"POST", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel, NULL, NULL},
+    {"PUT", "/queue/{app}/requests/{id}/cancel", SRV_INVOKE, cancel, NULL, NULL},
+    {"GET", "/queue/{app}/requests/{id}/status/stream", SRV_INVOKE, status_stream, NULL, NULL},
+    {"GET", "/queue/{app}/requests/{id}/status", SRV_INVOKE, status, NULL, NULL},
+    {"GET", "/queue/{app}/requests/{id}", SRV_INVOKE, result, NULL, NULL},
+    {"POST", "/queue/{app}/*", SRV_INVOKE, submit, NULL, srv_gate_app},
     {0},
 };

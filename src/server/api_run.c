@@ -57,6 +57,12 @@ bool srv_invoke_check(struct srv_req *rq, struct srv_resp *rs, const char *app,
 	return true;
 }
 
+bool srv_gate_app(struct srv_req *rq, struct srv_resp *rs)
+{
+	struct srv_app_info info;
+	return srv_invoke_check(rq, rs, rq->params[0], &info);
+}
+
 struct call {
 	struct berth_srv *srv;
 	struct srv_slot slot;
@@ -154,7 +160,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 }
 
 const struct srv_route srv_routes_run[] = {
-    {"POST", "/run/{app}/*", SRV_INVOKE, run, NULL},
-    {"GET", "/run/{app}/*", SRV_INVOKE, run, NULL},
+    {"POST", "/run/{app}/*", SRV_INVOKE, run, NULL, srv_gate_app},
+    {"GET", "/run/{app}/*", SRV_INVOKE, run, NULL, NULL},
     {0},
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 
 struct berth_front {
@@ -190,6 +191,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct exchange *x = *con_cls;
 	if (!x->method[0]) { /* the headers are in */
 		snprintf(x->method, sizeof(x->method), "%s", method);
+		/* A body declared too large is refused before it is read (and
+		 * with no 100 Continue). */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > x->f->body_max)
+			return answer_json(c, x, 413, "the request body is over %zu bytes",
+					   x->f->body_max);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -230,6 +237,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+unsigned berth_http_connection_limit(void)
+{
+	enum { RESERVE = 256, CAP = 8192 };
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return CAP;
+	if (rl.rlim_cur < 2 * RESERVE)
+		return (unsigned)(rl.rlim_cur / 2);
+	return rl.rlim_cur - RESERVE > CAP ? CAP : (unsigned)(rl.rlim_cur - RESERVE);
+}
+
 int berth_front_start(const struct berth_front_opts *o, struct berth_front **out,
 		      struct berth_err **err)
 {
@@ -246,11 +264,12 @@ int berth_front_start(const struct berth_front_opts *o, struct berth_front **out
 	atomic_store(&f->state, BERTH_FRONT_STARTING);
 	errno = 0;
 	f->d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_URI_LOG_CALLBACK,
 	    on_uri, f, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)BERTH_FRONT_HEADER_MAX * 2,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, berth_http_connection_limit(),
+	    MHD_OPTION_CONNECTION_TIMEOUT, BERTH_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
 	if (!f->d) {
 		int e = errno ? errno : EADDRINUSE;
 		char addr[64];

@@ -177,36 +177,58 @@ static bool allowed(const struct srv_req *rq, enum srv_scope need)
 	return false;
 }
 
-static void dispatch(struct srv_req *rq, struct srv_resp *rs)
+/* The route for rq (its params and rest set, pointing into `copy`, a
+ * writable copy of rq->path the caller keeps), or NULL with *path_known
+ * telling 405 from 404. */
+static const struct srv_route *route_find(struct srv_req *rq, char *copy, bool *path_known)
 {
-	bool path_known = false;
+	*path_known = false;
 	for (size_t t = 0; t < BERTH_ARRAY_SIZE(tables); t++)
 		for (const struct srv_route *r = tables[t]; r->pattern; r++) {
-			_cleanup_free_ char *copy = berth_xstrdup(rq->path);
+			memcpy(copy, rq->path, strlen(rq->path) + 1); /* match() split it */
 			memset(rq->params, 0, sizeof(rq->params));
 			if (!match(r->pattern, copy, rq))
 				continue;
-			path_known = true;
-			if (strcmp(r->method, rq->method) != 0)
-				continue;
-			if (!allowed(rq, r->scope)) {
-				srv_error(rs, rq->key_id ? 403 : 401, "auth",
-					  "this needs an admin key: Authorization: Key <key> "
-					  "(berth keys create --scope admin)");
-				return;
-			}
-			/* params point into copy: keep it for the handler's life. */
-			double t0 = srv_mono();
-			r->handler(rq, rs);
-			if (r->metrics_kind)
-				srv_metrics_request(rq->srv, "", r->metrics_kind,
-						    rs->status ? rs->status : 200, srv_mono() - t0);
-			return;
+			*path_known = true;
+			if (strcmp(r->method, rq->method) == 0)
+				return r;
 		}
-	if (path_known)
-		srv_error(rs, 405, "method", "%s is not allowed on %s", rq->method, rq->path);
-	else
-		srv_error(rs, 404, "not_found", "no route %s %s", rq->method, rq->path);
+	return NULL;
+}
+
+/* What can be decided from the headers alone: the route, the key's scope
+ * and the route's gate. Returns false with rs answered when the request
+ * is refused; *route is then NULL or the route to run once the body is in. */
+static bool admit(struct srv_req *rq, char *copy, struct srv_resp *rs,
+		  const struct srv_route **route)
+{
+	bool path_known;
+	*route = route_find(rq, copy, &path_known);
+	const struct srv_route *r = *route;
+	if (!r) {
+		if (path_known)
+			srv_error(rs, 405, "method", "%s is not allowed on %s", rq->method,
+				  rq->path);
+		else
+			srv_error(rs, 404, "not_found", "no route %s %s", rq->method, rq->path);
+		return false;
+	}
+	if (!allowed(rq, r->scope)) {
+		srv_error(rs, rq->key_id ? 403 : 401, "auth",
+			  "this needs an admin key: Authorization: Key <key> "
+			  "(berth keys create --scope admin)");
+		return false;
+	}
+	return !r->gate || r->gate(rq, rs);
+}
+
+static void dispatch(const struct srv_route *r, struct srv_req *rq, struct srv_resp *rs)
+{
+	double t0 = srv_mono();
+	r->handler(rq, rs);
+	if (r->metrics_kind)
+		srv_metrics_request(rq->srv, "", r->metrics_kind, rs->status ? rs->status : 200,
+				    srv_mono() - t0);
 }
 
 /* ----------------------------------------------------- libmicrohttpd glue */
@@ -221,7 +243,8 @@ struct conn_state {
 	struct timespec t0;
 	struct srv_req rq;
 	struct srv_resp rs;
-	char *path;
+	const struct srv_route *route; /* admitted, run once the body is in */
+	char *params;                  /* the copy of the path rq.params point into */
 };
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -277,6 +300,51 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct conn_state *st)
 	return ret;
 }
 
+/* Does any query argument hold a NUL byte (%00)? Values are C strings to
+ * the handlers: "x.sh%00.png" must not become "x.sh". */
+static enum MHD_Result arg_has_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
+{
+	bool *nul = cls;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		*nul = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* The headers are in: refuse now what would be refused after the body
+ * (too large, a NUL in the query, no route, no key), so a refused upload is
+ * never read and a client that sent Expect: 100-continue gets no 100. */
+static bool on_headers(struct MHD_Connection *c, struct conn_state *st, const char *url,
+		       const char *method)
+{
+	const char *q = strchr(st->uri, '?');
+	st->params = berth_xstrdup(url);
+	st->rq = (struct srv_req){
+	    .srv = st->srv,
+	    .conn = c,
+	    .method = method,
+	    .path = url, /* decoded by libmicrohttpd */
+	    .query = q ? q + 1 : "",
+	    .body = "",
+	};
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	if (cl && strtoull(cl, NULL, 10) > BERTH_FRONT_BODY_MAX) {
+		srv_error(&st->rs, 413, "limit", "the request body is over %u bytes",
+			  BERTH_FRONT_BODY_MAX);
+		return false;
+	}
+	bool nul = false;
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, arg_has_nul, &nul);
+	if (nul) {
+		srv_error(&st->rs, 400, "invalid", "a query argument holds a NUL byte (%%00)");
+		return false;
+	}
+	srv_keys_authenticate(&st->rq);
+	return admit(&st->rq, st->params, &st->rs, &st->route);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -284,7 +352,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct conn_state *st = *con_cls;
 	if (!st->started) {
 		st->started = true;
-		return MHD_YES;
+		return on_headers(c, st, url, method) ? MHD_YES : respond(c, st);
 	}
 	if (*upload_size) {
 		if (!st->too_large && berth_buf_add(&st->body, upload, *upload_size) < 0)
@@ -292,24 +360,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	const char *q = strchr(st->uri, '?');
-	st->path = q ? berth_xstrndup(st->uri, (size_t)(q - st->uri)) : berth_xstrdup(st->uri);
-	st->rq = (struct srv_req){
-	    .srv = st->srv,
-	    .conn = c,
-	    .method = method,
-	    .path = url, /* decoded by libmicrohttpd */
-	    .query = q ? q + 1 : "",
-	    .body = st->body.data,
-	    .body_len = st->body.len,
-	};
-	if (st->too_large) {
+	if (st->too_large) { /* chunked, or a Content-Length that lied */
 		srv_error(&st->rs, 413, "limit", "the request body is over %u bytes",
 			  BERTH_FRONT_BODY_MAX);
 		return respond(c, st);
 	}
-	srv_keys_authenticate(&st->rq);
-	dispatch(&st->rq, &st->rs);
+	if (st->body.len) {
+		st->rq.body = st->body.data;
+		st->rq.body_len = st->body.len;
+	}
+	dispatch(st->route, &st->rq, &st->rs);
 	return respond(c, st);
 }
 
@@ -325,7 +385,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	berth_buf_release(&st->rs.body);
 	berth_strv_release(&st->rs.headers);
 	free(st->rq.key_id);
-	free(st->path);
+	free(st->params);
 	free(st->uri);
 	free(st);
 	*con_cls = NULL;
@@ -336,11 +396,12 @@ struct MHD_Daemon *berth__srv_http_start(struct berth_srv *srv, const struct soc
 {
 	errno = 0;
 	struct MHD_Daemon *d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_URI_LOG_CALLBACK,
 	    on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)BERTH_FRONT_HEADER_MAX * 2,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, berth_http_connection_limit(),
+	    MHD_OPTION_CONNECTION_TIMEOUT, BERTH_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
 	if (!d)
 		berth_err_sys(err, errno ? errno : EADDRINUSE,
 			      "listen on %s (is another server using the port?)", srv->listen);

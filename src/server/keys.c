@@ -207,6 +207,16 @@ bool srv_keys_invoke_ok(const struct srv_req *rq, enum berth_app_auth auth)
 	return rq->key_scope >= SRV_INVOKE || !srv_keys_any(rq->srv);
 }
 
+bool srv_gate_key(struct srv_req *rq, struct srv_resp *rs)
+{
+	if (srv_keys_invoke_ok(rq, BERTH_APP_AUTH_PRIVATE))
+		return true;
+	srv_error(rs, rq->key_id ? 403 : 401, "auth",
+		  "this needs an invoke or admin key: Authorization: Key <key> (berth keys create "
+		  "--scope invoke)");
+	return false;
+}
+
 void srv_keys_authenticate(struct srv_req *rq)
 {
 	rq->key_id = NULL;

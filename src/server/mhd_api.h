@@ -17,6 +17,7 @@
 	X(MHD_create_response_from_callback) \
 	X(MHD_destroy_response)              \
 	X(MHD_get_connection_values)         \
+	X(MHD_get_connection_values_n)       \
 	X(MHD_get_daemon_info)               \
 	X(MHD_lookup_connection_value)       \
 	X(MHD_queue_response)                \
@@ -38,6 +39,7 @@ const struct berth__mhd_api *berth__mhd(void);
 #define MHD_create_response_from_callback (berth__mhd()->MHD_create_response_from_callback)
 #define MHD_destroy_response              (berth__mhd()->MHD_destroy_response)
 #define MHD_get_connection_values         (berth__mhd()->MHD_get_connection_values)
+#define MHD_get_connection_values_n       (berth__mhd()->MHD_get_connection_values_n)
 #define MHD_get_daemon_info               (berth__mhd()->MHD_get_daemon_info)
 #define MHD_lookup_connection_value       (berth__mhd()->MHD_lookup_connection_value)
 #define MHD_queue_response                (berth__mhd()->MHD_queue_response)

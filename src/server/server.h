@@ -18,6 +18,15 @@
 #define BERTH_FRONT_BODY_MAX (64u << 20)
 /* The largest request header block (431 above it). */
 #define BERTH_FRONT_HEADER_MAX (64u << 10)
+/* A connection idle this long is closed. */
+#define BERTH_HTTP_IDLE_TIMEOUT_S 300u
+
+/* The most connections one HTTP daemon (front or gateway) holds at once:
+ * the descriptors this process may open, less a reserve for runners, the
+ * database and upstream calls. (libmicrohttpd's own default is select()'s
+ * 1020; berth's daemons poll(), so past 1024 is fine.) Past it, new
+ * connections wait in the listen backlog. */
+unsigned berth_http_connection_limit(void);
 
 /* Where the front is in the runner's life, for the answer it gives while
  * no runner can take a request. */

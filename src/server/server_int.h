@@ -81,7 +81,17 @@ struct srv_route {
 	/* berth_requests_total{kind=...} for the route's answers (app=""), or
 	 * NULL when the handler counts its own (calls to apps) */
 	const char *metrics_kind;
+	/* For routes that take a body: run when the headers are in, before
+	 * the body is read; answers rs and returns false to refuse (no key
+	 * for a private app...), so a refused upload is never read. The
+	 * handler checks again; NULL: only the scope is checked early. */
+	bool (*gate)(struct srv_req *rq, struct srv_resp *rs);
 };
+
+/* Gates: the app named by params[0] may be called (srv_invoke_check);
+ * the request carries an invoke or admin key (when keys exist). */
+bool srv_gate_app(struct srv_req *rq, struct srv_resp *rs);
+bool srv_gate_key(struct srv_req *rq, struct srv_resp *rs);
 
 /* The route tables of each area (NULL-pattern terminated). */
 extern const struct srv_route srv_routes_apps[];
