@@ -89,6 +89,7 @@ const char *berth_err_code_name(enum berth_err_code code)
 	    [BERTH_E_UNSUPPORTED] = "unsupported",
 	    [BERTH_E_INTERNAL] = "internal",
 	    [BERTH_E_TIMEOUT] = "timeout",
+	    [BERTH_E_UNAVAILABLE] = "unavailable",
 	};
 	if ((unsigned)code >= sizeof(names) / sizeof(names[0]) || !names[code])
 		return "internal";

@@ -23,7 +23,8 @@ enum berth_err_code {
 	BERTH_E_AUTH = 6,
 	BERTH_E_UNSUPPORTED = 7,
 	BERTH_E_INTERNAL = 8,
-	BERTH_E_TIMEOUT = 9, /* waited as long as asked; the thing is still going */
+	BERTH_E_TIMEOUT = 9,      /* waited as long as asked; the thing is still going */
+	BERTH_E_UNAVAILABLE = 10, /* cannot serve now; trying later may work */
 };
 
 struct berth_err {

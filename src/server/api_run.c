@@ -102,7 +102,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 	c->srv = rq->srv;
 	c->t0 = srv_mono();
 	struct berth_err *err = NULL;
-	if (srv_apps_acquire(rq->srv, app, RUN_WAIT_MS, &c->slot, &err) < 0) {
+	if (srv_apps_acquire(rq->srv, app, RUN_WAIT_MS, true, &c->slot, &err) < 0) {
 		free(c);
 		srv_metrics_request(rq->srv, app, "sync", 503, 0);
 		srv_error(rs, 503, "unavailable", "%s", err->msg);

@@ -49,8 +49,9 @@ struct srv_app {
 	int waiting;          /* requests waiting for a slot */
 	double waiting_since; /* when the oldest of them started to wait */
 	double last_request;
-	int failures;
-	double backoff_until;
+	int failures;         /* starts failed in a row */
+	double backoff_until; /* no new start before this */
+	char last_failure[256];
 	bool removed;
 };
 
@@ -203,10 +204,12 @@ static void *runner_thread(void *arg)
 	const struct berth_app_spec *spec = &rn->rev->spec;
 	struct berth_err *err = NULL;
 	bool failed = false;
+	char why[256] = "";
 	double t0 = srv_mono();
 
 	if (start_container(srv, rn, &err) < 0) {
 		berth_log_warn("app '%s': runner failed to start: %s", app->name, err->msg);
+		snprintf(why, sizeof(why), "%s", err->msg);
 		berth_err_free(err);
 		failed = true;
 		goto stop;
@@ -221,12 +224,15 @@ static void *runner_thread(void *arg)
 		if (!container_alive(srv, rn->id)) {
 			berth_log_warn("app '%s': runner %s exited during setup", app->name,
 				       rn->id);
+			snprintf(why, sizeof(why), "runner %s exited during setup", rn->id);
 			failed = true;
 			goto stop;
 		}
 		if ((srv_mono() - t0) * 1000 > (double)spec->startup_timeout_ms) {
 			berth_log_warn("app '%s': runner %s not ready within startup_timeout",
 				       app->name, rn->id);
+			snprintf(why, sizeof(why), "runner %s was not ready within %lld ms", rn->id,
+				 (long long)spec->startup_timeout_ms);
 			failed = true;
 			goto stop;
 		}
@@ -273,6 +279,7 @@ stop:
 	pthread_mutex_lock(&A->mu);
 	rn->state = SRV_RUNNER_TERMINATING;
 	if (failed) {
+		snprintf(app->last_failure, sizeof(app->last_failure), "%s", why);
 		app->failures++;
 		double b = app->failures > 7 ? BACKOFF_MAX_S : (double)(1 << (app->failures - 1));
 		app->backoff_until = srv_mono() + (b > BACKOFF_MAX_S ? BACKOFF_MAX_S : b);
@@ -422,7 +429,7 @@ void srv_apps_kick(struct berth_srv *srv)
 
 /* ------------------------------------------------------------- the router */
 
-int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms,
+int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms, bool fail_fast,
 		     struct srv_slot *out, struct berth_err **err)
 {
 	struct srv_apps *A = srv->apps;
@@ -460,6 +467,14 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 		if (!waited) {
 			waited = true;
 			pthread_cond_signal(&A->tick);
+		}
+		if (fail_fast && a->failures >= SRV_FAIL_FAST_AFTER) {
+			double next = a->backoff_until - srv_mono();
+			rc = berth_err_set(err, BERTH_E_UNAVAILABLE,
+					   "app '%s' failed its last %d starts (the last: %s); the "
+					   "next try is in %.0f s (berth runners logs shows why)",
+					   name, a->failures, a->last_failure, next > 0 ? next : 0);
+			break;
 		}
 		double left = timeout_ms < 0 ? 1.0 : (double)timeout_ms / 1000 - (srv_mono() - t0);
 		if (left <= 0 || A->stop || a->removed) {

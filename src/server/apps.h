@@ -47,8 +47,11 @@ void srv_apps_shutdown(struct berth_srv *srv);
 
 /* Wait (up to timeout_ms; < 0 forever) for a free slot on a ready runner
  * of `app`, scaling up when none. NOT_FOUND for an app that is not
- * deployed, TIMEOUT when none came in time. */
-int srv_apps_acquire(struct berth_srv *srv, const char *app, int64_t timeout_ms,
+ * deployed, TIMEOUT when none came in time. With fail_fast (a caller that
+ * is a person waiting, not the queue), UNAVAILABLE as soon as the app's
+ * last SRV_FAIL_FAST_AFTER starts all failed and no runner is ready. */
+#define SRV_FAIL_FAST_AFTER 3
+int srv_apps_acquire(struct berth_srv *srv, const char *app, int64_t timeout_ms, bool fail_fast,
 		     struct srv_slot *out, struct berth_err **err);
 void srv_apps_release(struct berth_srv *srv, const struct srv_slot *slot, enum srv_outcome o);
 

@@ -87,6 +87,7 @@ void srv_fail(struct srv_resp *rs, struct berth_err *e)
 	    [BERTH_E_INVALID] = 400,     [BERTH_E_NOT_FOUND] = 404, [BERTH_E_EXISTS] = 409,
 	    [BERTH_E_LIMIT] = 413,       [BERTH_E_SYS] = 500,       [BERTH_E_AUTH] = 401,
 	    [BERTH_E_UNSUPPORTED] = 501, [BERTH_E_INTERNAL] = 500,  [BERTH_E_TIMEOUT] = 504,
+	    [BERTH_E_UNAVAILABLE] = 503,
 	};
 	int code =
 	    e && e->code > 0 && (size_t)e->code < BERTH_ARRAY_SIZE(status) ? status[e->code] : 500;

@@ -374,7 +374,7 @@ static bool serve_one(struct berth_srv *srv)
 		if (!w)
 			continue;
 		struct srv_slot slot;
-		int r = srv_apps_acquire(srv, app, 1000, &slot, &err);
+		int r = srv_apps_acquire(srv, app, 1000, false, &slot, &err);
 		pthread_mutex_lock(&q->mu);
 		w->n--;
 		pthread_mutex_unlock(&q->mu);
