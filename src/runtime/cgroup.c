@@ -1,8 +1,10 @@
 /* Which cgroup layout the host has, and which controllers a runtime can use
  * for limits. Decides whether crun needs the hybrid work-around and whether
  * --memory/--cpus/--pids can be honoured. */
-#include "runtime/runtime.h"
+#include "runtime/runtime_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,4 +85,28 @@ const char *berth_cgroup_mode_name(enum berth_cgroup_mode m)
 		break;
 	}
 	return "none";
+}
+
+bool berth__oom_killed(const char *cgroup_path)
+{
+	/* The kernel names the memory cgroup of every OOM kill in its log
+	 * ("oom-kill:...,oom_memcg=/berth/<id>,task_memcg=..."): the same line
+	 * on cgroup v1 and v2, and it outlives the cgroup, which the runtime
+	 * removes before berth can read its counters. Root reads /dev/kmsg;
+	 * without it (a container without the device) the answer is no. */
+	_cleanup_close_ int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	_cleanup_free_ char *needle = berth_xasprintf("oom_memcg=%s,", cgroup_path);
+	char rec[8192];
+	for (;;) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && (errno == EINTR || errno == EPIPE)) /* EPIPE: overwritten, go on */
+			continue;
+		if (n <= 0)
+			return false; /* EAGAIN: the end of the log */
+		rec[n] = '\0';
+		if (strstr(rec, needle))
+			return true;
+	}
 }

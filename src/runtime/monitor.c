@@ -340,6 +340,20 @@ static void report_failure(struct loop *l, struct berth_err *e)
 	l->notify_fd = -1;
 }
 
+/* "out of memory: ..." when the kernel's OOM killer ended the container
+ * (SIGKILL that berth did not send, with a memory limit), else NULL. */
+static char *oom_message(const struct berth_runner *r, int code)
+{
+	if (code != 128 + SIGKILL || r->stop_signalled || !r->o->memory || !r->cg.memory)
+		return NULL;
+	_cleanup_free_ char *cg = berth_xasprintf("/berth/%s", r->id);
+	if (!berth__oom_killed(cg))
+		return NULL;
+	return berth_xasprintf("out of memory: the kernel's OOM killer ended container %s at its "
+			       "memory limit of %lld bytes (raise --memory)",
+			       r->id, (long long)r->o->memory);
+}
+
 /* After the container: unmount, then record the end or remove the runner. */
 static void finish(struct berth_runner *r, int exit_code, const char *error, bool background)
 {
@@ -373,6 +387,7 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 	int rc = -1;
 	struct berth_err *e = NULL;
 	_cleanup_free_ char *logpath = berth_xasprintf("%s/container.log", r->dir);
+	_cleanup_free_ char *why = NULL; /* how it ended, when berth can say */
 
 	if (enter_private_namespace(r, &e) < 0 || mount_rootfs(r, &e) < 0 ||
 	    berth__bundle_write(r, &e) < 0)
@@ -414,8 +429,13 @@ int berth__monitor(struct berth_runner *r, const struct berth_runner_io *io, int
 	*exit_code = code;
 	emit_redacted(&l, 0, true);
 	emit_redacted(&l, 1, true);
+	why = oom_message(r, code);
+	if (why) {
+		_cleanup_free_ char *line = berth_xasprintf("berth: %s\n", why);
+		emit_now(&l, 1, line, strlen(line));
+	}
 	berth__log_finish(&l.log);
-	finish(r, code, NULL, notify_fd < 0);
+	finish(r, code, why, notify_fd < 0);
 	rc = 0;
 	goto out;
 

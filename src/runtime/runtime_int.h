@@ -86,6 +86,10 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err);
  * bundle), in the calling process's mount namespace. */
 void berth__runner_unmount(const char *dir);
 
+/* Did the kernel's OOM killer end a process of the memory cgroup at
+ * cgroup_path ("/berth/<id>")? Read from the kernel log. */
+bool berth__oom_killed(const char *cgroup_path);
+
 /* The monitor: everything from the private namespace to the recorded exit.
  * notify_fd (or -1) gets "ok <pid>\n" once the container runs, or
  * "error <message>\n". */
