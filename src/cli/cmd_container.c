@@ -403,6 +403,8 @@ static json_t *info_json(const struct berth_runner_info *i)
 		json_object_set_new(j, "command", json_string(i->command));
 	if (i->runtime_path)
 		json_object_set_new(j, "runtime", json_string(i->runtime_path));
+	if (i->runtime_root)
+		json_object_set_new(j, "runtime_root", json_string(i->runtime_root));
 	if (i->status == BERTH_RUNNER_EXITED) {
 		json_object_set_new(j, "exit_code", json_integer(i->exit_code));
 		json_object_set_new(j, "finished", json_integer(i->finished));

@@ -422,6 +422,9 @@ int berth_fs_mkdir_p(const char *path, mode_t mode, struct berth_err **err)
 {
 	if (!*path)
 		return berth_err_set(err, BERTH_E_INVALID, "create directory '': empty path");
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0; /* the common case, in one call */
 	_cleanup_free_ char *p = berth_xstrdup(path);
 	size_t len = strlen(p);
 	for (size_t i = 1; i <= len; i++) {
@@ -431,7 +434,6 @@ int berth_fs_mkdir_p(const char *path, mode_t mode, struct berth_err **err)
 		p[i] = '\0';
 		if (mkdir(p, mode) < 0) {
 			int e = errno;
-			struct stat st;
 			if (e != EEXIST)
 				return berth_err_sys(err, e, "create directory '%s'", p);
 			if (stat(p, &st) < 0)

@@ -306,7 +306,7 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 		rc = berth_err_prefix(err, "seccomp profile");
 		goto out;
 	}
-	if (r->cg.mode != BERTH_CGROUP_NONE)
+	if (r->cg.mode != BERTH_CGROUP_NONE && !r->no_cgroup)
 		cgpath = berth_xasprintf("/berth/%s", r->id);
 	struct berth__spec_in in = {
 	    .rootfs = rootfs,

@@ -242,9 +242,19 @@ static int spawn_runtime(struct berth_runner *r, int out_w, int err_w, struct be
 {
 	_cleanup_free_ char *pidfile = berth_xasprintf("%s/pid", r->dir);
 	_cleanup_free_ char *bundle = berth_xasprintf("%s/bundle", r->dir);
-	char *argv[] = {
-	    r->rt.path, (char *)"--root",     r->rt_root, (char *)"run", (char *)"--bundle",
-	    bundle,     (char *)"--pid-file", pidfile,    r->id,         NULL};
+	char *argv[12], **a = argv;
+	*a++ = r->rt.path;
+	if (r->no_cgroup)
+		*a++ = (char *)"--cgroup-manager=disabled";
+	*a++ = (char *)"--root";
+	*a++ = r->rt_root;
+	*a++ = (char *)"run";
+	*a++ = (char *)"--bundle";
+	*a++ = bundle;
+	*a++ = (char *)"--pid-file";
+	*a++ = pidfile;
+	*a++ = r->id;
+	*a = NULL;
 	struct berth_spawn sp = BERTH_SPAWN_INIT;
 	sp.argv = argv;
 	sp.stdout_fd = out_w;

@@ -102,9 +102,8 @@ static bool private_dir(const char *dir)
  * dir. Else $BERTH_HOME/run. */
 static char *runtime_root(const char *home, const char *name)
 {
-	char hex[BERTH_SHA256_HEX_LEN + 1];
-	berth_sha256_hex(home, strlen(home), hex);
-	hex[16] = '\0';
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)berth__fnv1a(home, strlen(home)));
 	const char *const tmpfs[] = {"/run", "/dev/shm"};
 	for (size_t i = 0; i < sizeof(tmpfs) / sizeof(tmpfs[0]); i++) {
 		struct statfs fs;
@@ -162,6 +161,8 @@ int berth_runner_create(const char *home, const struct berth_container_opts *o,
 				 : o->cpus > 0 && !r->cg.cpu ? "cpu"
 							     : "pids");
 
+	r->no_cgroup = !strcmp(r->rt.name, "crun") && !(o->memory && r->cg.memory) &&
+		       !(o->cpus > 0 && r->cg.cpu) && !(o->pids && r->cg.pids);
 	r->rt_root = runtime_root(home, r->rt.name);
 	if (berth_fs_mkdir_p(runners, 0700, err) < 0 || berth_fs_mkdir_p(r->rt_root, 0700, err) < 0)
 		goto fail;

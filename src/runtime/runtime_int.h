@@ -70,6 +70,11 @@ struct berth_runner {
 	char *rt_root;               /* the runtime's --root */
 	struct berth_cgroup_info cg; /* what limits can use */
 	bool host_hybrid;            /* the real /sys/fs/cgroup is hybrid (crun's work-around) */
+	/* No limit asked for and the runtime is crun: it runs the container
+	 * with --cgroup-manager=disabled (making the cgroups is a third of
+	 * its start on a v1 host). The pid namespace still ends every process
+	 * with the container's first. */
+	bool no_cgroup;
 	struct berth_strv args;      /* the process */
 	struct berth_strv warnings;
 	int lock_fd;         /* flock held by the creator, then by the monitor */
@@ -85,6 +90,10 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err);
 /* Unmount what a monitor mounts under a runner's dir (rootfs, secrets,
  * bundle), in the calling process's mount namespace. */
 void berth__runner_unmount(const char *dir);
+
+/* 64-bit FNV-1a: names for cache and state files on the start path,
+ * where SHA-256 would cost libcrypto's first-use set-up (a millisecond). */
+uint64_t berth__fnv1a(const char *s, size_t n);
 
 /* Did the kernel's OOM killer end a process of the memory cgroup at
  * cgroup_path ("/berth/<id>")? Read from the kernel log. */

@@ -172,7 +172,7 @@ out:
  * key itself and a NUL, checked on every read: a cheap name (SHA-256 would
  * cost the first-use set-up of libcrypto, a millisecond per start) without
  * ever taking one profile's program for another's. */
-static uint64_t fnv1a(const char *s, size_t n)
+uint64_t berth__fnv1a(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < n; i++)
@@ -185,8 +185,8 @@ static uint64_t fnv1a(const char *s, size_t n)
 static int cached_bpf(const char *cache_dir, const struct berth_buf *key,
 		      const struct berth_strv *caps, struct berth_buf *bpf, struct berth_err **err)
 {
-	_cleanup_free_ char *path = berth_xasprintf("%s/%016llx.bpf", cache_dir,
-						    (unsigned long long)fnv1a(key->data, key->len));
+	_cleanup_free_ char *path = berth_xasprintf(
+	    "%s/%016llx.bpf", cache_dir, (unsigned long long)berth__fnv1a(key->data, key->len));
 	_cleanup_buf_ struct berth_buf file;
 	berth_buf_init(&file, BPF_MAX + key->len + 1);
 	if (berth_fs_read_file(path, BPF_MAX + key->len + 1, &file, NULL) == 0 &&

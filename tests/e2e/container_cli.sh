@@ -80,7 +80,7 @@ wait_running() {
 runtime_pid() {
 	local j rt; j=$("$B" container inspect "$1") || return 1
 	rt=$(jq -r .runtime <<<"$j")
-	"$rt" --root "$BERTH_HOME/run/$(basename "$rt")" state "$(jq -r .id <<<"$j")" | jq -r .pid
+	"$rt" --root "$(jq -r .runtime_root <<<"$j")" state "$(jq -r .id <<<"$j")" | jq -r .pid
 }
 # lacks PATTERN [FILE]: grep finds nothing.
 lacks() { ! grep -Eq -- "$@"; }
@@ -228,6 +228,18 @@ expect_eq "secret: not on disk under BERTH_HOME while it runs" "$(grep -rl -- "$
 "$B" container rm -f sec >/dev/null 2>&1
 expect_eq "secret: not on disk under BERTH_HOME after it exits" "$(grep -rl -- "$tok" "$BERTH_HOME" 2>&1)" ""
 expect_eq "nothing is left mounted under BERTH_HOME" "$(mounts_under_home)" ""
+# An environment value (an app's secrets arrive so) is in config.json: that
+# lives on a tmpfs only the monitor's namespace sees, and the runtime's copy
+# of it under a tmpfs runtime root, so neither is on disk.
+envtok=env-$tok
+"$B" container run -d --name envsec -e "TOKEN=$envtok" $IMG sleep 30 >/dev/null 2>&1
+wait_running envsec
+expect_eq "an env value: not on disk under BERTH_HOME while it runs" \
+	"$(grep -rl -- "$envtok" "$BERTH_HOME" 2>&1)" ""
+rtroot=$("$B" container inspect envsec | jq -r .runtime_root)
+expect_eq "the runtime's root is on a tmpfs when the host has one" \
+	"$(stat -f -c %T "$rtroot")" "$( { stat -f -c %T /run; stat -f -c %T /dev/shm; } | grep -m1 tmpfs || stat -f -c %T "$BERTH_HOME")"
+"$B" container rm -f envsec >/dev/null 2>&1
 
 # --- 12. logs ---
 lg=$("$B" container run -d --name lg $IMG sh -c 'echo one; echo two; echo three >&2; sleep 1' 2>&1)
@@ -293,8 +305,8 @@ crash() {
 	wait_running "$1" || return 1
 	cid=$("$B" container inspect "$1" | jq -r .id)
 	check "$1: while it runs, sleep $2 is a process" pgrep -fx "sleep $2"
-	check "$1: while it runs, the runtime has a state dir for it" \
-		test -d "$BERTH_HOME/run/$(basename "$(jq -r .runtime <<<"$("$B" container inspect "$1")")")/$cid"
+	rtroot=$("$B" container inspect "$1" | jq -r .runtime_root)
+	check "$1: while it runs, the runtime has a state dir for it" test -d "$rtroot/$cid"
 	kill -9 $bp; wait $bp 2>/dev/null
 	return 0
 }
@@ -306,7 +318,7 @@ if crash k 1041; then
 	check "killed monitor: the error mentions the monitor" grep -q monitor <<<"$(jq -r .error <<<"$j")"
 	expect_eq "killed monitor: its process is gone" "$(pgrep -fx 'sleep 1041' 2>&1)" ""
 	expect_eq "killed monitor: the runtime's state dir is gone" \
-		"$(ls -d "$BERTH_HOME"/run/*/"$cid" 2>/dev/null)" ""
+		"$(ls -d "$rtroot/$cid" 2>/dev/null)" ""
 	expect_eq "killed monitor: nothing is mounted under BERTH_HOME" "$(mounts_under_home)" ""
 else
 	not_ok "killed monitor: k ran"
