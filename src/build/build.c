@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -823,6 +824,24 @@ static int script_mount(struct builder *b, const struct run_script *sc,
 
 /* Run the step's container over the state's layers; its upper directory
  * becomes the new layer. */
+/* "; the disk holding ... is full" when the filesystem of dir (a RUN's
+ * upper) has under a MiB or no inode left, else "": a RUN that fills the
+ * disk mostly fails with its own write error and exit code 1. */
+static const char *disk_full_note(const char *dir, char *buf, size_t len)
+{
+	struct statvfs fs;
+	if (statvfs(dir, &fs) < 0)
+		return "";
+	unsigned long long avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+	if (avail >= (1ull << 20) && (fs.f_files == 0 || fs.f_favail > 0))
+		return "";
+	snprintf(buf, len,
+		 "; the disk is full (%llu KiB%s free where the state directory is): free "
+		 "space and build again",
+		 avail >> 10, fs.f_files && !fs.f_favail ? ", no inode" : "");
+	return buf;
+}
+
 static int run_container(struct builder *b, struct state *st, const struct berth_df_instr *in,
 			 const struct berth_strv *args, struct berth_strv *env,
 			 const struct run_script *sc, const char *key, struct berth_err **err)
@@ -886,10 +905,12 @@ static int run_container(struct builder *b, struct state *st, const struct berth
 	if (ran < 0) {
 		rc = berth_err_prefix(err, "line %d: RUN", in->line);
 	} else if (code != 0) {
+		char full[160];
 		rc = berth_err_set_line(err, BERTH_E_INVALID, in->line,
 					"RUN: process \"%s\" did not complete successfully: exit "
-					"code: %d",
-					first_arg(in), code);
+					"code: %d%s",
+					first_arg(in), code,
+					disk_full_note(scratch, full, sizeof(full)));
 	}
 	berth_runner_free(r);
 	berth_container_opts_release(&co);
