@@ -1,5 +1,6 @@
 /* berth's entry point: dispatch to the verb named by argv[1]. */
 #include "cli/cli.h"
+#include "runtime/runtime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +80,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version"))
 		return cmd_version(argc - 1, argv + 1);
+	/* Not a command for people: a detached runner's monitor, exec'd by
+	 * berth_runner_start() with the runner on descriptor 3. */
+	if (!strcmp(argv[1], "__monitor") && argc == 2)
+		return berth_runner_monitor_main();
 	for (size_t i = 0; i < BERTH_ARRAY_SIZE(verbs); i++)
 		if (!strcmp(argv[1], verbs[i].name))
 			return verbs[i].run(argc - 1, argv + 1);

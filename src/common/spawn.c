@@ -257,21 +257,3 @@ int berth_spawn_run(const struct berth_spawn *sp, int *status, struct berth_err 
 	*status = st;
 	return 0;
 }
-
-void berth_close_fds_except(const int *keep, size_t n)
-{
-	/* Walk the kept descriptors in ascending order, closing each gap
-	 * between them with one close_range(). */
-	unsigned int from = STDERR_FILENO + 1;
-	for (;;) {
-		unsigned int next = ~0U;
-		for (size_t i = 0; i < n; i++)
-			if (keep[i] >= (int)from && (unsigned int)keep[i] < next)
-				next = (unsigned int)keep[i];
-		if (next > from)
-			close_range(from, next - 1, 0);
-		if (next == ~0U)
-			return;
-		from = next + 1;
-	}
-}

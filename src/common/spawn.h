@@ -38,10 +38,4 @@ int berth_spawn_wait(pid_t pid, int *status, struct berth_err **err);
 /* Start, collect captures, wait. *status as above. */
 int berth_spawn_run(const struct berth_spawn *sp, int *status, struct berth_err **err);
 
-/* Close every descriptor above stderr except the n in keep (any order; -1
- * entries are ignored). For a long-lived child of a server: what it
- * inherits (a listening socket, another runner's lock) would otherwise
- * live as long as it does. */
-void berth_close_fds_except(const int *keep, size_t n);
-
 #endif

@@ -279,44 +279,10 @@ int berth_runner_start(struct berth_runner *r, pid_t *monitor, struct berth_err 
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return berth_err_sys(err, errno, "start runner: pipe");
-	pid_t child = fork();
-	if (child < 0) {
-		int e = errno;
-		close(p[0]);
-		close(p[1]);
-		return berth_err_sys(err, e, "start runner: fork");
-	}
-	if (child == 0) {
-		/* First child: a new session, then the monitor as a grandchild
-		 * so that it is nobody's zombie. */
-		close(p[0]);
-		setsid();
-		pid_t m = fork();
-		if (m != 0)
-			_exit(m < 0 ? 1 : 0);
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		/* The monitor outlives its caller: keep only the report pipe
-		 * and this runner's lock, so that a server's listening socket or
-		 * another runner's lock is not held open by it. */
-		int keep[] = {p[1], r->lock_fd};
-		berth_close_fds_except(keep, sizeof(keep) / sizeof(keep[0]));
-		struct berth_runner_io none = {-1, -1};
-		int code = 0;
-		struct berth_err *e = NULL;
-		int rc = berth__monitor(r, &none, p[1], &code, &e);
-		berth_err_free(e);
-		_exit(rc < 0 ? 1 : 0);
-	}
+	int rc = berth__runner_exec_monitor(r, p[1], err);
 	close(p[1]);
-	int status;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	int rc = read_report(p[0], monitor, err);
+	if (rc == 0)
+		rc = read_report(p[0], monitor, err);
 	close(p[0]);
 	if (rc == 0 && r->lock_fd >= 0) {
 		close(r->lock_fd); /* the monitor holds the lock now */

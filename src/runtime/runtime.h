@@ -280,6 +280,10 @@ bool berth_runner_stop_signalled(const struct berth_runner *r);
  * gets the monitor's pid. Safe from threaded callers. */
 int berth_runner_start(struct berth_runner *r, pid_t *monitor, struct berth_err **err);
 
+/* `berth __monitor`: the detached monitor berth_runner_start() execs (a
+ * fresh process, not a fork of a threaded caller). The exit status. */
+int berth_runner_monitor_main(void);
+
 /* Find a runner by id, unique id prefix or name. */
 int berth_runner_lookup(const char *home, const char *key, struct berth_runner_info *out,
 			struct berth_err **err);

@@ -75,7 +75,7 @@ struct berth_runner {
 	 * its start on a v1 host). The pid namespace still ends every process
 	 * with the container's first. */
 	bool no_cgroup;
-	struct berth_strv args;      /* the process */
+	struct berth_strv args; /* the process */
 	struct berth_strv warnings;
 	int lock_fd;         /* flock held by the creator, then by the monitor */
 	bool stop_signalled; /* the monitor got SIGINT/SIGTERM/SIGHUP */
@@ -98,6 +98,10 @@ uint64_t berth__fnv1a(const char *s, size_t n);
 /* Did the kernel's OOM killer end a process of the memory cgroup at
  * cgroup_path ("/berth/<id>")? Read from the kernel log. */
 bool berth__oom_killed(const char *cgroup_path);
+
+/* Fork and exec `berth __monitor` with the runner handed over (see
+ * runner_exec.c); it reports on report_fd as berth__monitor() does. */
+int berth__runner_exec_monitor(struct berth_runner *r, int report_fd, struct berth_err **err);
 
 /* The monitor: everything from the private namespace to the recorded exit.
  * notify_fd (or -1) gets "ok <pid>\n" once the container runs, or
