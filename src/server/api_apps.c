@@ -287,21 +287,22 @@ static void deploy(struct srv_req *rq, struct srv_resp *rs)
 		return;
 	}
 	bool no_cache = json_is_true(json_object_get(body, "no_cache"));
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		int null = open("/dev/null", O_RDONLY);
-		if (null >= 0)
-			dup2(null, 0);
-		setenv("BERTH_HOME", srv->home, 1);
-		if (no_cache)
-			execl(srv->berth, "berth", "app-build", "--no-cache", spec_path,
-			      (char *)NULL);
-		else
-			execl(srv->berth, "berth", "app-build", spec_path, (char *)NULL);
-		_exit(127);
-	}
+	/* posix_spawn, not fork + setenv: a child of this threaded server may
+	 * only make async-signal-safe calls before its exec. */
+	_cleanup_strv_ struct berth_strv env = BERTH_STRV_INIT;
+	for (char **e = environ; *e; e++)
+		berth_strv_push(&env, *e);
+	berth_env_set(&env, "BERTH_HOME", srv->home);
+	char *argv[] = {(char *)"berth", (char *)"app-build",
+			no_cache ? (char *)"--no-cache" : spec_path, no_cache ? spec_path : NULL,
+			NULL};
+	struct berth_spawn sp = BERTH_SPAWN_INIT;
+	sp.argv = argv;
+	sp.envp = env.v;
+	sp.stdout_fd = p[1];
+	sp.stderr_fd = p[1];
+	argv[0] = srv->berth;
+	pid_t pid = berth_spawn_start(&sp, NULL);
 	close(p[1]);
 	struct deploy *d = berth_xcalloc(1, sizeof(*d));
 	d->srv = srv;
