@@ -17,7 +17,7 @@ ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -Itests -include s
              $(shell pkg-config --cflags $(PKGS_LIB) 2>/dev/null)
 # libcurl and libarchive are loaded on first use (src/common/dl.h): they
 # are not linked into berth, only into the tests and tools that call them.
-PKGS_DL   = libcurl libarchive libmicrohttpd
+PKGS_DL   = libcurl libarchive libmicrohttpd libcrypto libsodium yaml-0.1
 LDLIBS = $(shell pkg-config --libs $(filter-out $(PKGS_DL),$(PKGS_LIB)) 2>/dev/null) -lpthread -ldl
 LDLIBS_DL = $(shell pkg-config --libs $(PKGS_DL) 2>/dev/null)
 

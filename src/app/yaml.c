@@ -8,7 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <yaml.h>
+#include "app/yaml_api.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 

@@ -2,7 +2,7 @@
  * assembly for the CPU), and the "sha256:<hex>" digest form used for blobs. */
 #include "common/common.h"
 
-#include <openssl/evp.h>
+#include "common/crypto_api.h"
 
 static void sha256_hex_encode(const uint8_t raw[BERTH_SHA256_LEN], char *out)
 {

@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
+#include "common/crypto_api.h"
 #include <strings.h>
 
 #define CREDS_FILE      "auth.json"

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sodium.h>
+#include "secrets/sodium_api.h"
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -6,7 +6,7 @@
 
 #include "common/common.h"
 
-#include <sodium.h>
+#include "secrets/sodium_api.h"
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>

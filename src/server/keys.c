@@ -10,7 +10,7 @@
 #include "server/server_int.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
+#include "common/crypto_api.h"
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>

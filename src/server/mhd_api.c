@@ -7,25 +7,5 @@
 #include <pthread.h>
 #include <string.h>
 
-static struct berth__mhd_api api;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void)
-{
-	static const char *const names[] = {
-#define BERTH__NAME(name) #name,
-	    BERTH_MHD_FUNCTIONS(BERTH__NAME)
-#undef BERTH__NAME
-	};
-	enum { N = sizeof(names) / sizeof(names[0]) };
-	_Static_assert(sizeof(api) == N * sizeof(void *), "one pointer per function");
-	void *slots[N];
-	berth_dl_load("libmicrohttpd.so.12", "libmicrohttpd12", names, slots, N);
-	memcpy(&api, slots, sizeof(api));
-}
-
-const struct berth__mhd_api *berth__mhd(void)
-{
-	pthread_once(&once, load);
-	return &api;
-}
+BERTH_DL_TABLE(berth__mhd_api, berth__mhd, BERTH_MHD_FUNCTIONS, "libmicrohttpd.so.12",
+	       "libmicrohttpd12")
