@@ -328,7 +328,7 @@ int berth__bundle_write(struct berth_runner *r, struct berth_err **err)
 	    .seccomp_bpf = bpf,
 	};
 	cfg = berth__spec_build(&in);
-	if (!cfg || berth_json_dump_pretty(cfg, &b) < 0) {
+	if (!cfg || berth_json_dump_canonical(cfg, &b) < 0) {
 		rc = berth_err_set(err, BERTH_E_INTERNAL, "config.json: cannot encode");
 		goto out;
 	}
