@@ -47,6 +47,33 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* A server on this host leaves its local admin token in the state dir:
+ * $BERTH_HOME/serve.<port>.token (server/server_int.h). The token of the
+ * server at url (its first len bytes), when that is http on a loopback
+ * address and the file is there; else NULL. */
+static char *local_token(const char *url, size_t len)
+{
+	static const char *const hosts[] = {
+	    "http://127.0.0.1:", "http://localhost:", "http://[::1]:"};
+	const char *port = NULL;
+	for (size_t i = 0; i < BERTH_ARRAY_SIZE(hosts) && !port; i++)
+		if (len > strlen(hosts[i]) && !strncmp(url, hosts[i], strlen(hosts[i])))
+			port = url + strlen(hosts[i]);
+	if (!port)
+		return NULL;
+	char *end;
+	unsigned long p = strtoul(port, &end, 10);
+	if (end == port || p == 0 || p > 65535 || (end < url + len && *end != '/'))
+		return NULL;
+	_cleanup_free_ char *path = berth_xasprintf("%s/serve.%lu.token", cli_home(), p);
+	_cleanup_buf_ struct berth_buf b;
+	berth_buf_init(&b, 256);
+	if (berth_fs_read_file(path, 256, &b, NULL) < 0 || !b.len)
+		return NULL;
+	size_t n = strcspn(b.data, "\r\n");
+	return berth_xstrndup(b.data, n);
+}
+
 static int perform(const char *server, const char *method, const char *path,
 		   const char *content_type, const void *body, size_t len, long *status,
 		   struct transfer *t, struct berth_err **err)
@@ -70,10 +97,13 @@ static int perform(const char *server, const char *method, const char *path,
 	struct curl_slist *h = NULL;
 	_cleanup_free_ char *auth = NULL, *ctype = NULL;
 	const char *key = getenv("BERTH_KEY");
-	if (key && *key) {
+	_cleanup_free_ char *local = NULL;
+	if (key && *key)
 		auth = berth_xasprintf("Authorization: Key %s", key);
+	else if ((local = local_token(server, sl)))
+		auth = berth_xasprintf("Authorization: Key local:%s", local);
+	if (auth)
 		h = curl_slist_append(h, auth);
-	}
 	if (content_type) {
 		ctype = berth_xasprintf("Content-Type: %s", content_type);
 		h = curl_slist_append(h, ctype);

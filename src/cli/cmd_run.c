@@ -202,7 +202,7 @@ static void front_main(const struct front_args *a)
 	bool ready = false;
 	while (!ready) {
 		long status = 0;
-		if (berth_http_probe(health, s->health.method, s->health.timeout_ms, &status,
+		if (berth_http_probe(health, s->health.method, NULL, s->health.timeout_ms, &status,
 				     NULL) == 0 &&
 		    status >= 200 && status < 300) {
 			ready = true;

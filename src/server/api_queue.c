@@ -315,6 +315,11 @@ static void cancel(struct srv_req *rq, struct srv_resp *rs)
 			    path, plen && path[plen - 1] == '/' ? "" : "/");
 	_cleanup_strv_ struct berth_strv h = BERTH_STRV_INIT;
 	berth_strv_pushf(&h, "x-berth-request-id: %s", id);
+	char token[33];
+	_cleanup_free_ char *rid =
+	    berth_xstrndup(runner, port ? (size_t)(port - runner) : strlen(runner));
+	if (srv_apps_runner_token(rq->srv, rid, token))
+		berth_strv_pushf(&h, "%s: %s", SRV_RUNNER_TOKEN_HEADER, token);
 	berth_strv_push(&h, "Content-Type: application/json");
 	struct berth__proxy_req pr = {"POST", url, &h, "{}", 2, 10000};
 	struct berth__proxy *p = NULL;

@@ -27,7 +27,8 @@ void srv_request_id(char out[37])
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
 {
 	struct berth_strv *h = cls;
-	if (!berth__hop_header(k, strlen(k)) && strcasecmp(k, "authorization") != 0)
+	if (!berth__hop_header(k, strlen(k)) && strcasecmp(k, "authorization") != 0 &&
+	    strcasecmp(k, SRV_RUNNER_TOKEN_HEADER) != 0)
 		berth_strv_pushf(h, "%s: %s", k, v ? v : "");
 	return MHD_YES;
 }
@@ -113,6 +114,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 	srv_request_id(id);
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	srv_request_headers(rq, id, &headers);
+	berth_strv_pushf(&headers, "%s: %s", SRV_RUNNER_TOKEN_HEADER, c->slot.token);
 	_cleanup_free_ char *url =
 	    berth_xasprintf("http://127.0.0.1:%u%s%s%s", c->slot.port, *rq->rest ? rq->rest : "/",
 			    *rq->query ? "?" : "", rq->query);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +31,8 @@ struct srv_runner {
 	struct srv_runner *next;
 	struct srv_app *app;
 	struct srv_rev *rev;
-	char id[17]; /* "" until created */
+	char id[17];    /* "" until created */
+	char token[33]; /* SRV_RUNNER_TOKEN_ENV (apps.h), hex */
 	char name[96];
 	unsigned port;
 	enum srv_runner_state state;
@@ -139,6 +141,8 @@ static int start_container(struct berth_srv *srv, struct srv_runner *rn, struct 
 	if (rc == 0) {
 		/* The app reaches the server's file store and KV here. */
 		berth_strv_pushf(&o.env, "BERTH_SERVER_URL=%s", srv->public_url);
+		berth_strv_pushf(&o.env, "%s=%s", SRV_RUNNER_TOKEN_ENV, rn->token);
+		berth_strv_push(&o.redact, rn->token);
 		o.name = berth_xstrdup(rn->name);
 		rc = berth_runner_create(srv->home, &o, &r, err);
 	}
@@ -180,8 +184,9 @@ static bool probe(struct srv_runner *rn)
 	_cleanup_free_ char *url =
 	    berth_xasprintf("http://127.0.0.1:%u%s", rn->port, h->path ? h->path : "/health");
 	long status = 0;
-	return berth_http_probe(url, h->method ? h->method : "GET", h->timeout_ms, &status, NULL) ==
-		   0 &&
+	_cleanup_free_ char *token = berth_xasprintf("%s: %s", SRV_RUNNER_TOKEN_HEADER, rn->token);
+	return berth_http_probe(url, h->method ? h->method : "GET", token, h->timeout_ms, &status,
+				NULL) == 0 &&
 	       status >= 200 && status < 300;
 }
 
@@ -316,6 +321,14 @@ static void spawn_runner(struct berth_srv *srv, struct srv_app *a)
 	a->rev->refs++;
 	rn->port = port;
 	rn->created = srv_mono();
+	uint8_t raw[16];
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		rev_put(rn->rev);
+		free(rn);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(rn->token + 2 * i, 3, "%02x", raw[i]);
 	snprintf(rn->name, sizeof(rn->name), "srv.%s.%d.%u", a->name, a->rev->revision,
 		 ++A->serial);
 	rn->next = a->runners;
@@ -460,6 +473,7 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 			best->last_used = a->last_request = srv_mono();
 			snprintf(out->app, sizeof(out->app), "%s", a->name);
 			memcpy(out->runner, best->id, sizeof(out->runner));
+			memcpy(out->token, best->token, sizeof(out->token));
 			out->port = best->port;
 			out->cold_s = waited ? srv_mono() - t0 : 0;
 			break;
@@ -499,6 +513,21 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 		a->waiting_since = srv_mono();
 	pthread_mutex_unlock(&A->mu);
 	return rc;
+}
+
+bool srv_apps_runner_token(struct berth_srv *srv, const char *runner, char token[33])
+{
+	struct srv_apps *A = srv->apps;
+	bool found = false;
+	pthread_mutex_lock(&A->mu);
+	for (struct srv_app *a = A->list; a && !found; a = a->next)
+		for (struct srv_runner *rn = a->runners; rn && !found; rn = rn->next)
+			if (*rn->id && !strcmp(rn->id, runner)) {
+				memcpy(token, rn->token, 33);
+				found = true;
+			}
+	pthread_mutex_unlock(&A->mu);
+	return found;
 }
 
 void srv_apps_release(struct berth_srv *srv, const struct srv_slot *slot, enum srv_outcome o)

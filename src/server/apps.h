@@ -28,9 +28,20 @@ enum srv_runner_state {
 const char *srv_runner_state_name(enum srv_runner_state s, int inflight);
 
 /* A slot on a runner, held for one request. */
+/* Each runner of berth serve gets a random token, in its environment as
+ * BERTH_RUNNER_TOKEN, and every request the server sends it (calls, queue
+ * work, health checks) carries it in this header. The SDK's runner refuses
+ * requests without it (403): the runner's port is on the host's loopback,
+ * and this keeps callers other than the gateway (other containers, local
+ * processes) from going around the app's keys. A server app of its own
+ * gets the same and may check it. */
+#define SRV_RUNNER_TOKEN_HEADER "x-berth-runner-token"
+#define SRV_RUNNER_TOKEN_ENV    "BERTH_RUNNER_TOKEN"
+
 struct srv_slot {
 	char app[64];
 	char runner[17];
+	char token[33]; /* the runner's token (hex) */
 	unsigned port;
 	double cold_s; /* time spent waiting for a runner to start (0 when one was ready) */
 };
@@ -54,6 +65,10 @@ void srv_apps_shutdown(struct berth_srv *srv);
 int srv_apps_acquire(struct berth_srv *srv, const char *app, int64_t timeout_ms, bool fail_fast,
 		     struct srv_slot *out, struct berth_err **err);
 void srv_apps_release(struct berth_srv *srv, const struct srv_slot *slot, enum srv_outcome o);
+
+/* The token of the runner with this id (SRV_RUNNER_TOKEN_HEADER); false
+ * when no such runner runs. */
+bool srv_apps_runner_token(struct berth_srv *srv, const char *runner, char token[33]);
 
 /* The app's settings that requests need, copied out. */
 struct srv_app_info {

@@ -173,7 +173,7 @@ static bool allowed(const struct srv_req *rq, enum srv_scope need)
 	case SRV_INVOKE: /* the handler decides: the app may be public */
 		return true;
 	case SRV_ADMIN:
-		return rq->key_scope == SRV_ADMIN || !srv_keys_any(rq->srv);
+		return rq->key_scope == SRV_ADMIN;
 	}
 	return false;
 }
@@ -215,9 +215,15 @@ static bool admit(struct srv_req *rq, char *copy, struct srv_resp *rs,
 		return false;
 	}
 	if (!allowed(rq, r->scope)) {
-		srv_error(rs, rq->key_id ? 403 : 401, "auth",
-			  "this needs an admin key: Authorization: Key <key> "
-			  "(berth keys create --scope admin)");
+		if (rq->key_id)
+			srv_error(rs, 403, "auth",
+				  "this needs an admin key: Authorization: Key <key> (berth keys "
+				  "create --scope admin)");
+		else
+			srv_error(rs, 401, "auth",
+				  "this needs an admin key, or on this host the server's local "
+				  "token, which the berth CLI sends by itself: Authorization: Key "
+				  "local:<the token in $BERTH_HOME/serve.<port>.token>");
 		return false;
 	}
 	return !r->gate || r->gate(rq, rs);

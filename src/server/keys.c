@@ -9,11 +9,14 @@
  * on always means an admin key exists, so nobody is ever locked out. */
 #include "server/server_int.h"
 
-#include <errno.h>
 #include "common/crypto_api.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Random bytes of an id and of a secret (hex doubles them). */
 #define KEY_ID_BYTES     8
@@ -234,6 +237,16 @@ void srv_keys_authenticate(struct srv_req *rq)
 		return;
 	while (*h == ' ')
 		h++;
+	const char *token = rq->srv->local_token;
+	if (!strncmp(h, "local:", 6) && *token) {
+		const char *t = h + 6;
+		size_t tlen = strcspn(t, " \t");
+		if (tlen == strlen(token) && CRYPTO_memcmp(t, token, tlen) == 0) {
+			rq->key_id = berth_xstrdup("local");
+			rq->key_scope = SRV_ADMIN;
+		}
+		return;
+	}
 	const char *colon = strchr(h, ':');
 	if (!colon || !id_valid(h, (size_t)(colon - h)))
 		return;
@@ -276,6 +289,31 @@ static int random_hex(size_t bytes, char *out, struct berth_err **err)
 	hex(b, bytes, out);
 	OPENSSL_cleanse(b, sizeof(b));
 	return 0;
+}
+
+int srv_local_token_make(struct berth_srv *srv, struct berth_err **err)
+{
+	return random_hex(SRV_LOCAL_TOKEN_BYTES, srv->local_token, err);
+}
+
+int srv_local_token_publish(struct berth_srv *srv, unsigned port, struct berth_err **err)
+{
+	srv->local_token_path = berth_xasprintf("%s/serve.%u.token", srv->home, port);
+	char line[sizeof(srv->local_token) + 1];
+	snprintf(line, sizeof(line), "%s\n", srv->local_token);
+	int r =
+	    berth_fs_write_replace(AT_FDCWD, srv->local_token_path, line, strlen(line), 0600, err);
+	OPENSSL_cleanse(line, sizeof(line));
+	return r;
+}
+
+void srv_local_token_withdraw(struct berth_srv *srv)
+{
+	if (srv->local_token_path)
+		unlink(srv->local_token_path);
+	free(srv->local_token_path);
+	srv->local_token_path = NULL;
+	OPENSSL_cleanse(srv->local_token, sizeof(srv->local_token));
 }
 
 /* Count active keys of a scope in the cache (database lock held). */

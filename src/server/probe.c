@@ -16,8 +16,8 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-int berth_http_probe(const char *url, const char *method, int64_t timeout_ms, long *status,
-		     struct berth_err **err)
+int berth_http_probe(const char *url, const char *method, const char *header, int64_t timeout_ms,
+		     long *status, struct berth_err **err)
 {
 	CURL *e = curl_easy_init();
 	if (!e)
@@ -32,6 +32,9 @@ int berth_http_probe(const char *url, const char *method, int64_t timeout_ms, lo
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (method && strcmp(method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	struct curl_slist *h = header ? curl_slist_append(NULL, header) : NULL;
+	if (h)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 	CURLcode rc = curl_easy_perform(e);
 	int r = 0;
 	if (rc == CURLE_OK)
@@ -41,6 +44,7 @@ int berth_http_probe(const char *url, const char *method, int64_t timeout_ms, lo
 				  rc == CURLE_OPERATION_TIMEDOUT ? BERTH_E_TIMEOUT : BERTH_E_SYS,
 				  "probe '%s': %s", url, curl_easy_strerror(rc));
 	curl_easy_cleanup(e);
+	curl_slist_free_all(h);
 	return r;
 }
 

@@ -240,6 +240,7 @@ static void work(struct berth_srv *srv, struct job *j, const struct srv_slot *s,
 	mark_running(srv, j, &slot);
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	headers_of(j, &headers);
+	berth_strv_pushf(&headers, "%s: %s", SRV_RUNNER_TOKEN_HEADER, slot.token);
 	_cleanup_free_ char *url = berth_xasprintf("http://127.0.0.1:%u%s", slot.port, j->path);
 	struct berth__proxy_req pr = {
 	    .method = "POST",

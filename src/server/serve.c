@@ -54,6 +54,8 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 				err);
 	if (r == 0)
 		r = srv_apps_init(&srv, err);
+	if (r == 0)
+		r = srv_local_token_make(&srv, err);
 	if (r == 0 && !(d = berth__srv_http_start(&srv, (struct sockaddr *)&sa, err)))
 		r = -1;
 	if (r == 0) {
@@ -63,6 +65,9 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 		free(srv.listen);
 		srv.listen = berth_xasprintf("%s:%u", host, di ? di->port : ntohs(sa.sin_port));
 		srv.public_url = berth_xasprintf("http://%s", srv.listen);
+		r = srv_local_token_publish(&srv, di ? di->port : ntohs(sa.sin_port), err);
+	}
+	if (r == 0) {
 		r = srv_queue_start(&srv, err);
 	}
 	if (r == 0) {
@@ -79,6 +84,7 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 	srv.stopping = 1;
 	if (d)
 		MHD_stop_daemon(d);
+	srv_local_token_withdraw(&srv);
 	srv_queue_stop(&srv);
 	srv_apps_shutdown(&srv);
 	srv_keys_release(&srv);

@@ -56,11 +56,12 @@ void berth_front_set_state(struct berth_front *f, enum berth_front_state s);
 /* Stop listening, finish (or cut) what is in flight, free. NULL is fine. */
 void berth_front_stop(struct berth_front *f);
 
-/* One readiness probe: `method` `url` with a timeout. 0 with *status the
- * HTTP status when an answer came (any status); an error (connection
- * refused, timed out, ...) otherwise. */
-int berth_http_probe(const char *url, const char *method, int64_t timeout_ms, long *status,
-		     struct berth_err **err);
+/* One readiness probe: `method` `url` with a timeout, and one more request
+ * header ("Name: value") unless header is NULL. 0 with *status the HTTP
+ * status when an answer came (any status); an error (connection refused,
+ * timed out, ...) otherwise. */
+int berth_http_probe(const char *url, const char *method, const char *header, int64_t timeout_ms,
+		     long *status, struct berth_err **err);
 
 /* `berth serve`: the platform. */
 struct berth_server_opts {

@@ -21,6 +21,8 @@ struct MHD_Connection;
 #define SRV_PATH_MAX   2048
 #define SRV_PARAMS_MAX 4
 
+#define SRV_LOCAL_TOKEN_BYTES 32
+
 struct berth_srv {
 	char *home;
 	char *listen;     /* "127.0.0.1:PORT" as bound */
@@ -28,7 +30,15 @@ struct berth_srv {
 	char *berth;      /* the berth binary: build workers run it */
 	sqlite3 *db;
 	pthread_mutex_t db_lock;
-	bool keys_required;    /* any admin key exists: admin API needs one */
+	bool keys_required; /* any admin key exists: admin API needs one */
+	/* The local admin token: `berth serve` makes one at each start and
+	 * writes it to $BERTH_HOME/serve.<port>.token (0600), where the CLI on
+	 * this host finds it ("Authorization: Key local:<token>"). The admin
+	 * API takes it or an admin key, never nothing: the runners share the
+	 * host's loopback, and the state dir is what they cannot see. "":
+	 * none (an in-process server of the fuzzer). */
+	char local_token[2 * SRV_LOCAL_TOKEN_BYTES + 1];
+	char *local_token_path;
 	struct srv_keys *keys; /* keys.c's cache, loaded on first use */
 	struct berth_srv_metrics *metrics;
 	struct srv_apps *apps;   /* deployed apps and their runners (apps.c) */
@@ -39,7 +49,7 @@ struct berth_srv {
 enum srv_scope {
 	SRV_PUBLIC, /* anyone: /healthz, /metrics, GET /files */
 	SRV_INVOKE, /* calling apps: an invoke or admin key when the app is private */
-	SRV_ADMIN,  /* the admin API: an admin key once keys exist */
+	SRV_ADMIN,  /* the admin API: an admin key, or the local token */
 };
 
 struct srv_req {
@@ -91,6 +101,13 @@ struct srv_route {
 /* Gates: the app named by params[0] may be called (srv_invoke_check);
  * the request carries an invoke or admin key (when keys exist). */
 bool srv_gate_app(struct srv_req *rq, struct srv_resp *rs);
+
+/* Make the local admin token (before the server listens), write it where
+ * the CLI looks for it (once the port is bound), and at the end remove the
+ * file and forget the token. */
+int srv_local_token_make(struct berth_srv *srv, struct berth_err **err);
+int srv_local_token_publish(struct berth_srv *srv, unsigned port, struct berth_err **err);
+void srv_local_token_withdraw(struct berth_srv *srv);
 bool srv_gate_key(struct srv_req *rq, struct srv_resp *rs);
 
 /* The route tables of each area (NULL-pattern terminated). */

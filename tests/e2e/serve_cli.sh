@@ -152,6 +152,17 @@ expect_eq "no runner before the first call (scale to zero)" "$(runners echo)" 0
 expect_eq "a sync call starts a runner and answers" "$(post -d '{"n": 1}' "$URL/run/echo")" 200
 expect_eq "with the app's answer" "$(jq -c . "$TMP/body")" '{"n":1,"version":"v1"}'
 expect_eq "one runner now" "$(runners echo)" 1
+# The runner's port is on the host's loopback: only the gateway, which
+# sends the runner's token, gets an answer from it.
+rport=$("$B" runners list --json | jq -r '[.runners[] | select(.app == "echo")][0].port')
+expect_eq "the runner's port called directly, with no token: 403" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"n": 1}' "http://127.0.0.1:$rport/")" 403
+expect_eq "  and with a made-up one: 403" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H 'x-berth-runner-token: 0123456789abcdef0123456789abcdef' \
+		-X POST -d '{"n": 1}' "http://127.0.0.1:$rport/")" 403
+expect_eq "  while through the gateway it answers" "$(post -d '{"n": 1}' "$URL/run/echo")" 200
+expect_eq "  and a client's own token header is not passed on (still 200, the runner's is sent)" \
+	"$(post -H 'x-berth-runner-token: bogus' -d '{"n": 1}' "$URL/run/echo")" 200
 curl -s -D "$TMP/hdr" -o /dev/null -X POST -d '{"n": 2}' "$URL/run/echo"
 check "answers carry a request id" grep -qi "^x-berth-request-id: " "$TMP/hdr"
 wait_for "back to zero runners after keep_alive" 15 no_runners echo || "$B" runners list | diag
@@ -301,7 +312,9 @@ expect_eq "and its status stream" \
 expect_eq "with a key the result is there" \
 	"$(curl -s -H "Authorization: Key $KEY" "$URL/queue/echo/requests/$hook_rid" | jq .n)" 42
 "$B" apps list >/dev/null 2>&1
-expect_eq "the admin CLI needs the key" "$?" 1
+expect_eq "the admin CLI on this host works without BERTH_KEY (the server's local token)" "$?" 0
+BERTH_HOME=$TMP/elsewhere "$B" apps list >/dev/null 2>&1
+expect_eq "the admin CLI with another state dir (no token) needs the key" "$?" 1
 export BERTH_KEY=$KEY
 "$B" apps list >/dev/null 2>&1
 expect_eq "and works with BERTH_KEY" "$?" 0

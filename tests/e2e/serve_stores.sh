@@ -53,6 +53,9 @@ req() {
 	: >"$TMP/body"
 	code=$(curl -s --path-as-is -X "$m" -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' "$@" "$URL$p")
 }
+# admin METHOD PATH [CURL ARGS...]: req with the server's local admin token,
+# as the berth CLI on this host sends it.
+admin() { req "$@" -H "Authorization: Key local:$(cat "$BERTH_HOME/serve.$PORT.token")"; }
 body() { cat "$TMP/body"; }
 header() { grep -i "^$1:" "$TMP/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 errcode() { jq -r '.error.code' "$TMP/body" 2>/dev/null; }
@@ -125,10 +128,10 @@ expect_code "the same bytes under another name are 201" 201
 req POST "/v1/files?name=copy.txt" -H 'Content-Type: text/plain' --data-binary @"$TMP/hello.txt"
 expect_code "the same bytes and name again are 200" 200
 expect_eq "the same bytes are stored once" "$(blobs)" 1
-req GET "/v1/files"
+admin GET "/v1/files"
 expect_eq "the list has both names" "$(jq -r '[.files[].name] | sort | join(",")' "$TMP/body")" \
 	"copy.txt,hello.txt"
-req GET "/v1/files?digest=sha256:$H"
+admin GET "/v1/files?digest=sha256:$H"
 expect_eq "the list filters by digest" "$(jq '.files | length' "$TMP/body")" 2
 req GET "/files/sha256:$H/other.txt"
 expect_code "a name the digest was not uploaded under is 404" 404
@@ -187,22 +190,22 @@ expect_eq "an empty file is a file" "$code $(jq -r .digest "$TMP/body")" \
 	"201 sha256:$(sha /dev/null)"
 req GET "/files/sha256:$(sha /dev/null)/empty"
 expect_eq "and downloads empty" "$code $(stat -c %s "$TMP/body")" "200 0"
-curl -s -X DELETE "$URL/v1/files/sha256:$(sha /dev/null)" >/dev/null
+admin DELETE "/v1/files/sha256:$(sha /dev/null)"
 
 # Remove: one name, then the rest and the blob.
-req DELETE "/v1/files/sha256:$H?name=copy.txt"
+admin DELETE "/v1/files/sha256:$H?name=copy.txt"
 expect_eq "rm of one name removes one row, keeps the blob" \
 	"$code $(jq -c '[.removed, .blob_removed]' "$TMP/body") $(test -f "$BERTH_HOME/files/sha256/$H" && echo kept)" \
 	"200 [1,false] kept"
-req DELETE "/v1/files/sha256:$H"
+admin DELETE "/v1/files/sha256:$H"
 expect_eq "rm of the digest removes the last row and the blob" \
 	"$code $(jq -c '[.removed, .blob_removed]' "$TMP/body") $(test -e "$BERTH_HOME/files/sha256/$H" || echo gone)" \
 	"200 [1,true] gone"
 req GET "/files/sha256:$H/hello.txt"
 expect_code "a removed file is 404" 404
-req DELETE "/v1/files/sha256:$H"
+admin DELETE "/v1/files/sha256:$H"
 expect_code "rm of a digest with no file is 404" 404
-req DELETE "/v1/files/nothex"
+admin DELETE "/v1/files/nothex"
 expect_code "rm of a bad digest is 400" 400
 
 # ------------------------------------------------------------------ KV
@@ -296,11 +299,18 @@ expect_eq "the sweep deleted the expired key nobody read" \
 	"$(sqlite3 "$BERTH_HOME/berth.db" "SELECT count(*) FROM srv_kv WHERE key = 'swept'")" 0
 
 # ------------------------------------------------------------------ keys
+check "the local admin token is in the state dir, mode 600" \
+	test "$(stat -c %a "$BERTH_HOME/serve.$PORT.token")" = 600
 req GET /v1/keys
-expect_eq "with no key the admin API is open" "$code $(jq -c .keys "$TMP/body")" "200 []"
-req POST /v1/keys -d '{"scope": "invoke"}'
+expect_eq "with no key yet, the admin API without the local token is 401" "$code $(errcode)" "401 auth"
+check "  and the answer says where the token is" grep -q 'serve.<port>.token' "$TMP/body"
+req GET /v1/keys -H "Authorization: Key local:$(printf '0%.0s' $(seq 1 64))"
+expect_code "a wrong local token is 401" 401
+admin GET /v1/keys
+expect_eq "with the local token it answers" "$code $(jq -c .keys "$TMP/body")" "200 []"
+admin POST /v1/keys -d '{"scope": "invoke"}'
 expect_eq "the first key cannot be an invoke key (409)" "$code $(errcode)" "409 exists"
-req POST /v1/keys -d '{"scope": "root"}'
+admin POST /v1/keys -d '{"scope": "root"}'
 expect_code "an unknown scope is 400" 400
 "$B" keys create --description "ops key" >"$TMP/admin.key" 2>"$TMP/err"
 rc=$?
@@ -390,7 +400,9 @@ req GET /v1/keys -H "Authorization: Key $ADMIN"
 expect_code "and the admin key still works" 200
 unset BERTH_KEY
 "$B" kv get app-1 greeting >/dev/null 2>"$TMP/err"
-expect_eq "the CLI without \$BERTH_KEY fails" "$?" 1
+expect_eq "the CLI on this host without \$BERTH_KEY works (the local token)" "$?" 0
+BERTH_HOME=$TMP/elsewhere "$B" kv get app-1 greeting >/dev/null 2>"$TMP/err"
+expect_eq "the CLI with another state dir and no \$BERTH_KEY fails" "$?" 1
 check "and says to set \$BERTH_KEY" grep -q 'set \$BERTH_KEY' "$TMP/err"
 
 # ------------------------------------------------------------------ metrics
@@ -508,11 +520,13 @@ done
 BERTH_SERVER=$DEAD "$B" kv get a b >/dev/null 2>"$TMP/err"
 check "\$BERTH_SERVER names the server" grep -q "at $DEAD " "$TMP/err"
 
-# The last admin key goes: the server is open again.
+# The last admin key goes: the local token alone opens the admin API.
 "$B" keys revoke "$ADMIN_ID" >/dev/null
 unset BERTH_KEY
 req GET /v1/keys
-expect_code "with the last key revoked the admin API is open again" 200
+expect_code "with the last key revoked the admin API still needs the local token" 401
+admin GET /v1/keys
+expect_code "  which opens it" 200
 
 stop_server
 if [ "$srv_rc" -eq 0 ] && ! grep -qi 'sanitizer\|BUG' "$TMP/serve.log"; then
@@ -520,4 +534,5 @@ if [ "$srv_rc" -eq 0 ] && ! grep -qi 'sanitizer\|BUG' "$TMP/serve.log"; then
 else
 	not_ok "the server stops cleanly on SIGTERM (exit $srv_rc)"; tail -40 "$TMP/serve.log" | diag
 fi
+check "and takes its local token file away" test ! -e "$BERTH_HOME/serve.$PORT.token"
 done_testing

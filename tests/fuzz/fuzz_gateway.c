@@ -7,6 +7,10 @@
  * FUZZ_GW_DEADLINE_S seconds, and what it answers must start with an HTTP
  * status line. Build workers are /bin/false, so a deploy never builds.
  *
+ * The admin API needs the server's local token: "local:TOKEN" in an input
+ * is replaced with it (corpus entries for admin routes carry
+ * "Authorization: Key local:TOKEN"), so the fuzzer reaches those handlers.
+ *
  * FUZZ_GATEWAY_ASCII=1 in the environment turns every byte over 0x7f, and
  * every %8x..%fx escape, into ASCII before sending: a way to keep fuzzing
  * past the known crash on non-UTF-8 text in an error message (see
@@ -43,6 +47,8 @@ static char home[] = "/tmp/berth-fuzz-gateway-XXXXXX";
 static char listen_addr[64];
 static unsigned port;
 static volatile int server_done;
+static char token[128]; /* the server's local admin token */
+#define TOKEN_MARK "local:TOKEN"
 
 static void remove_home(void)
 {
@@ -101,10 +107,15 @@ static void start_server(void)
 		if (pthread_create(&t, NULL, serve, NULL) != 0)
 			abort();
 		pthread_detach(t);
+		char path[sizeof(home) + 64];
+		snprintf(path, sizeof(path), "%s/serve.%u.token", home, port);
 		for (int i = 0; i < 1000 && !server_done; i++) {
-			int fd = dial();
-			if (fd >= 0) {
-				close(fd);
+			FILE *f = fopen(path, "r");
+			bool have = f && fgets(token, sizeof(token), f);
+			if (f)
+				fclose(f);
+			if (have) {
+				token[strcspn(token, "\r\n")] = '\0';
 				return;
 			}
 			usleep(10000);
@@ -146,6 +157,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				copy[i + 1] = '7';
 		}
 		data = copy;
+	}
+	/* "local:TOKEN" becomes "local:<the token>". */
+	const uint8_t *mark = memmem(data, size, TOKEN_MARK, strlen(TOKEN_MARK));
+	if (mark) {
+		size_t off = (size_t)(mark - data), ml = strlen(TOKEN_MARK);
+		size_t tl = strlen("local:") + strlen(token);
+		uint8_t *t = berth_xmalloc(size - ml + tl);
+		memcpy(t, data, off);
+		memcpy(t + off, "local:", 6);
+		memcpy(t + off + 6, token, strlen(token));
+		memcpy(t + off + tl, data + off + ml, size - off - ml);
+		size = size - ml + tl;
+		data = t;
+		free(copy);
+		copy = t;
 	}
 	int fd = dial();
 	if (fd < 0) {

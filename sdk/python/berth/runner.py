@@ -21,6 +21,7 @@ traceback on stderr), 503 before setup() has finished.
 """
 
 import asyncio
+import hmac
 import http.server
 import inspect
 import json
@@ -50,6 +51,14 @@ KEEP_ALIVE_SECONDS = 300
 POLL_SECONDS = 0.05
 
 STARTING, RUNNING, TERMINATING = "SETUP", "RUNNING", "TERMINATING"
+
+# berth serve gives each runner a token and sends it with every request
+# (calls, queue work, health checks): the runner's port is on the host's
+# loopback, and without this check anything on the host could call the app
+# around the gateway's keys. Unset (berth run, a plain python3 -m
+# berth.runner): no check.
+RUNNER_TOKEN_ENV = "BERTH_RUNNER_TOKEN"
+RUNNER_TOKEN_HEADER = "x-berth-runner-token"
 
 
 def log(message):
@@ -313,6 +322,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path or "/"
         try:
             try:
+                self._check_token()
                 body = self._read_body()
                 self._route(method, path, body)
             except _HttpError as e:
@@ -326,6 +336,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             request_id = self.headers.get("x-berth-request-id")
             log("%s %s %s %.1fms%s" % (method, path, self._status, (time.monotonic() - start) * 1e3,
                                        " id=" + request_id if request_id else ""))
+
+    def _check_token(self):
+        want = os.environ.get(RUNNER_TOKEN_ENV)
+        if not want:
+            return
+        got = self.headers.get(RUNNER_TOKEN_HEADER) or ""
+        if not hmac.compare_digest(got.encode("utf-8", "replace"), want.encode()):
+            raise _HttpError(403, "this runner answers only its berth server (%s)"
+                             % RUNNER_TOKEN_HEADER, close=True)
 
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
