@@ -199,7 +199,7 @@ if grep -q ADMIN-API "$TMP/probe.out"; then
 fi
 if grep -q "^RUNNER priv" "$TMP/probe.out"; then
 	known_issue "container: a private app's runner is out of reach without a key" \
-		"runners listen on the host's 127.0.0.1: any container or local process calls them directly, past the gateway's keys"
+		"runners share the host's network namespace: a server app (run.command, here busybox httpd) that does not check the x-berth-runner-token header berth sends answers anyone on the host's loopback, containers included (SDK apps check it: 403, tests/e2e/serve_cli.sh)"
 fi
 row "a container looks for berth's state, another runner's files, its processes, and the network" "1 probe" \
 	"state dir and other runners' files: $(grep -q 'FOUND\|SEES' "$TMP/probe.out" && echo VISIBLE || echo "not visible"); $(sed -n 's/^procs //p' "$TMP/probe.out") processes; admin API (no key yet): $(grep -q ADMIN-API "$TMP/probe.out" && echo "reachable" || echo "not reachable"); the private app's runner port: $(grep -q '^RUNNER priv' "$TMP/probe.out" && echo "reachable without a key" || echo "not reachable")"
