@@ -106,6 +106,8 @@ struct berth_app_spec {
 	char *machine_type; /* "S" by default ("GPU" when gpus > 0); the first of a
 			     * list; see docs/berth-yaml.md */
 	unsigned gpus;      /* default 1 for the GPU* types, else 0 */
+	int64_t memory;     /* resources.memory: each runner's limit in bytes; 0: none */
+	double cpus;        /* resources.cpus: each runner's CPU limit; 0: none */
 	struct berth_app_scaling scaling;
 	int64_t request_timeout_ms;    /* 0: none */
 	int64_t startup_timeout_ms;    /* default 600000 */

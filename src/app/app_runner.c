@@ -124,6 +124,8 @@ int berth_app_runner_opts(const struct berth_app_spec *spec, const char *home, c
 	o->network = BERTH_NET_HOST;
 	o->id_env = berth_xstrdup("BERTH_RUNNER_ID");
 	o->gpus = spec->gpus;
+	o->memory = spec->memory;
+	o->cpus = spec->cpus;
 	o->stop_grace = (int)((spec->termination_grace_ms + 999) / 1000);
 	if (o->stop_grace < 1)
 		o->stop_grace = 1;

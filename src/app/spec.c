@@ -203,6 +203,14 @@ json_t *berth_app_to_json(const struct berth_app_spec *s)
 	json_object_set_new(o, "machine_type",
 			    json_string(s->machine_type ? s->machine_type : "S"));
 	json_object_set_new(o, "gpus", json_integer(s->gpus));
+	if (s->memory || s->cpus > 0) {
+		json_t *res = json_object();
+		if (s->memory)
+			json_object_set_new(res, "memory", json_integer(s->memory));
+		if (s->cpus > 0)
+			json_object_set_new(res, "cpus", json_real(s->cpus));
+		json_object_set_new(o, "resources", res);
+	}
 	const struct berth_app_scaling *sc = &s->scaling;
 	json_object_set_new(
 	    o, "scaling",

@@ -254,6 +254,10 @@ static const struct {
     {"machine_type", "machine_type"},
     {"gpus", "gpus"},
     {"scaling", "scaling"},
+    {"resources", "resources"},
+    {"memory", "resources.memory"},
+    {"cpus", "resources.cpus"},
+    {"cpu", "resources.cpus"},
     {"request_timeout", "request_timeout"},
     {"startup_timeout", "startup_timeout"},
     {"termination_grace_period", "termination_grace_period"},
@@ -586,6 +590,7 @@ static const char *const top_keys_yaml[] = {
     "machine_type",
     "gpus",
     "scaling",
+    "resources",
     "request_timeout",
     "startup_timeout",
     "termination_grace_period",
@@ -602,6 +607,7 @@ static const char *const top_keys_json[] = {
     "machine_type",
     "gpus",
     "scaling",
+    "resources",
     "request_timeout",
     "startup_timeout",
     "termination_grace_period",
@@ -1213,6 +1219,39 @@ static int check_scaling(const struct vctx *c, const struct vnode *top, struct b
 	return 0;
 }
 
+/* resources: what one runner may use (cgroup limits). */
+static int check_resources(const struct vctx *c, const struct vnode *top, struct berth_app_spec *s)
+{
+	static const char *const keys[] = {"memory", "cpus", NULL};
+	struct vnode n = member(top, "resources");
+	int r = check_mapping(c, &n, keys);
+	if (r < 0)
+		return r;
+	struct vnode mem = member(&n, "memory"), cpus = member(&n, "cpus");
+	if (!absent(&mem)) {
+		int64_t bytes = -1;
+		if (json_is_integer(mem.v))
+			bytes = json_integer_value(mem.v);
+		else if (json_is_string(mem.v) &&
+			 strlen(json_string_value(mem.v)) == json_string_length(mem.v) &&
+			 berth_parse_size(json_string_value(mem.v), &bytes) < 0)
+			bytes = -1;
+		if (bytes < 6 * 1024 * 1024 || bytes > (1ll << 50))
+			return vbad(c, &mem,
+				    "a size from 6Mi to 1Pi: bytes, or a string such as '512Mi' or "
+				    "'4Gi'");
+		s->memory = bytes;
+	}
+	if (!absent(&cpus)) {
+		double v = json_is_number(cpus.v) ? json_number_value(cpus.v) : -1;
+		if (!(v >= 0.01 && v <= 4096))
+			return vbad(c, &cpus,
+				    "a number of CPUs from 0.01 to 4096, such as 0.5 or 2");
+		s->cpus = v;
+	}
+	return 0;
+}
+
 static int check_timeouts(const struct vctx *c, const struct vnode *top, struct berth_app_spec *s)
 {
 	struct vnode rt = member(top, "request_timeout"), st = member(top, "startup_timeout"),
@@ -1337,8 +1376,9 @@ int berth__app_validate(const json_t *root, const struct berth__app_lines *lines
 	if ((r = check_sdk(&c, &top, &s)) < 0 || (r = check_name(&c, &top, default_name, &s)) < 0 ||
 	    (r = check_image(&c, &top, &s)) < 0 || (r = check_run(&c, &top, &s)) < 0 ||
 	    (r = check_machine(&c, &top, &s)) < 0 || (r = check_scaling(&c, &top, &s)) < 0 ||
-	    (r = check_timeouts(&c, &top, &s)) < 0 || (r = check_secrets(&c, &top, &s)) < 0 ||
-	    (r = check_data_mounts(&c, &top, &s)) < 0 || (r = check_auth(&c, &top, &s)) < 0)
+	    (r = check_resources(&c, &top, &s)) < 0 || (r = check_timeouts(&c, &top, &s)) < 0 ||
+	    (r = check_secrets(&c, &top, &s)) < 0 || (r = check_data_mounts(&c, &top, &s)) < 0 ||
+	    (r = check_auth(&c, &top, &s)) < 0)
 		goto out;
 	*out = s;
 	return 0;

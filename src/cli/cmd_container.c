@@ -1,6 +1,7 @@
 /* `berth container run|ls|logs|stop|rm|inspect`: containers from stored
  * images on an OCI runtime (crun or runc). */
 #include "cli/cli.h"
+#include "common/size.h"
 #include "runtime/runtime.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ static const char usage[] =
     "  --hostname NAME      hostname (default: the id)\n"
     "  --network host|none  the host's network (default) or only loopback\n"
     "  --gpus N             give the container N NVIDIA GPUs\n"
-    "  --memory BYTES       memory limit (suffixes k, m, g)\n"
+    "  --memory BYTES       memory limit (suffixes k, m, g, t)\n"
     "  --cpus N             CPU limit (e.g. 0.5)\n"
     "  --pids-limit N       process limit\n"
     "  --stop-timeout S     seconds between SIGTERM and SIGKILL (default 10)\n"
@@ -51,41 +52,6 @@ static int fail(struct berth_err *err)
 {
 	cli_fail(err, NULL);
 	return CLI_FAIL;
-}
-
-static int parse_size(const char *s, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -1;
-	double mult = 1;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		mult = 1024.0;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1024.0 * 1024;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1024.0 * 1024 * 1024;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end || v * mult > 9e18)
-		return -1;
-	*out = (int64_t)(v * mult);
-	return 0;
 }
 
 static int add_volume(struct berth_container_opts *o, const char *spec)
@@ -271,7 +237,7 @@ static int run(int argc, char **argv)
 			break;
 		}
 		case O_MEM:
-			if (parse_size(optarg, &o.memory) < 0 || o.memory < 6 * 1024 * 1024) {
+			if (berth_parse_size(optarg, &o.memory) < 0 || o.memory < 6 * 1024 * 1024) {
 				cli_usage(
 				    "container",
 				    "--memory '%s': give bytes (suffix k, m or g), at least 6m",

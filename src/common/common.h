@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/size.h"
 #include "common/spawn.h"
 #include "common/strv.h"
 

@@ -105,6 +105,26 @@ check "a second run uses the build cache" grep -q "CACHED" "$TMP/run.log"
 check "and runs no build step" lacks "^#.*RUN mkdir.*done" "$TMP/run.log"
 stop_app
 
+# resources.memory becomes the runner's cgroup limit.
+if [ -d /sys/fs/cgroup/memory ] || grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	printf 'resources:\n  memory: 96Mi\n' >>"$W/berth.yaml"
+	start_app "$W" || diag <"$TMP/run.log"
+	j=$("$B" container ls --json | jq -c '.[0]')
+	pid=$("$(jq -r .runtime <<<"$j")" --root "$(jq -r .runtime_root <<<"$j")" state "$(jq -r .id <<<"$j")" | jq -r .pid)
+	if [ -d /sys/fs/cgroup/memory ]; then
+		cg=$(awk -F: '$2 == "memory" {print $3}' "/proc/$pid/cgroup")
+		limit=$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" 2>&1)
+	else
+		cg=$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
+		limit=$(cat "/sys/fs/cgroup$cg/memory.max" 2>&1)
+	fi
+	expect_eq "resources.memory: 96Mi is the runner's cgroup memory limit" "$limit" $((96 << 20))
+	stop_app
+	sed -i '/^resources:/,$d' "$W/berth.yaml"
+else
+	skip "resources.memory: the runner's cgroup" "no memory controller here"
+fi
+
 # The port is taken: a clear error before any container starts.
 busy=$(port)
 busybox httpd -f -p "127.0.0.1:$busy" -h "$TMP" &

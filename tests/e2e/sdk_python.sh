@@ -87,6 +87,7 @@ expect_eq "spec: image.registries keep \$NAME verbatim" "$(sj .image.registries)
 	'{"registry.example.com":{"username":"robot","password":"$REGISTRY_TOKEN"}}'
 expect_eq "spec: machine_type as a list" "$(sj .machine_type)" '["GPU-H100","GPU"]'
 expect_eq "spec: num_gpus -> gpus" "$(sj .gpus)" 2
+expect_eq "spec: memory and cpus -> resources" "$(sj .resources)" '{"memory":"2Gi","cpus":1.5}'
 expect_eq "spec: scaling from attributes and class keywords" "$(sj '.scaling | to_entries | sort_by(.key) | from_entries')" \
 	'{"concurrency_buffer":1,"keep_alive":300,"max_multiplexing":4,"max_runners":2,"min_runners":1,"scaling_delay":2.5}'
 expect_eq "spec: timeouts in seconds" "$(sj '[.request_timeout, .startup_timeout, .termination_grace_period]')" '[30,900,7]'
@@ -95,7 +96,7 @@ expect_eq "spec: secrets, data_mounts, auth" "$(sj '[.secrets, .data_mounts, .au
 expect_eq "spec: the health_check endpoint is run.health" "$(sj .run)" \
 	'{"health":{"path":"/alive","method":"GET","start_period":20,"timeout":3,"failure_threshold":2,"interval":10}}'
 expect_eq "spec: no other keys" "$(sj 'keys')" \
-	'["auth","data_mounts","gpus","image","machine_type","name","request_timeout","run","scaling","sdk","secrets","startup_timeout","termination_grace_period"]'
+	'["auth","data_mounts","gpus","image","machine_type","name","request_timeout","resources","run","scaling","sdk","secrets","startup_timeout","termination_grace_period"]'
 check "spec: a note names the fal setting berth ignores" \
 	grep -q 'SettingsApp.requirements is ignored by berth' "$TMP/spec.err"
 

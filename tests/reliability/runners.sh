@@ -38,8 +38,52 @@ if grep -q "memory" "$TMP/cgroups" && grep -q '^ok' "$TMP/cgroups"; then
 else
 	skip "oom: a container past its memory limit" "no memory controller: $(cat "$TMP/cgroups")"
 fi
-row "an app runner allocating without end (berth run, berth serve)" "not run" \
-	"berth.yaml and the SDK have no memory limit (machine_type sets none): one runaway runner can take the host's memory"
+
+# --- an app past its resources.memory (berth run) ---
+H=$TMP/hog
+mkdir -p "$H"
+cat >"$H/berth.yaml" <<'EOF2'
+name: hog
+image:
+  dockerfile: |
+    FROM bb:1
+    RUN mkdir -p /www/cgi-bin && echo ok > /www/index.html && \
+        printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\ntail /dev/zero\n' > /www/cgi-bin/eat && \
+        chmod +x /www/cgi-bin/eat
+run:
+  command: httpd -f -p 127.0.0.1:$PORT -h /www
+  health:
+    path: /index.html
+resources:
+  memory: 32Mi
+EOF2
+if grep -q "memory" "$TMP/cgroups" && grep -q '^ok' "$TMP/cgroups"; then
+	pick_port
+	HOGPORT=$PORT
+	"$B" run "$H" --port "$HOGPORT" >"$TMP/hog.out" 2>"$TMP/hog.log" &
+	HOG_PID=$!
+	REL_CLEANUP+=("kill -9 $HOG_PID")
+	if wait_until 60 grep -q "is ready in" "$TMP/hog.log"; then
+		# berth run's runner is the one container running now.
+		hog_id=$("$B" container ls --json | jq -r '.[0].id // empty')
+		t0=$(now_ms)
+		code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HOGPORT/cgi-bin/eat")
+		ms=$(($(now_ms) - t0))
+		check "app memory: a request that allocates without end is answered ($code in ${ms} ms)" \
+			test "$code" != 000 -a "$ms" -lt 30000
+		check "app memory: the kernel's OOM killer acted in the runner's cgroup (/berth/$hog_id)" \
+			sh -c "[ -n '$hog_id' ] && dmesg 2>/dev/null | grep -q 'oom_memcg=/berth/$hog_id,'"
+		expect_eq "app memory: the app still answers" \
+			"$(curl -s -m 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HOGPORT/index.html")" 200
+		row "an app runner allocating without end (berth run, resources.memory: 32Mi)" "1 request" \
+			"the allocating process killed by the OOM killer in the runner's cgroup; the call: HTTP $code in ${ms} ms; the app answers the next call"
+	else
+		not_ok "app memory: the app is ready"; diag <"$TMP/hog.log"
+	fi
+	kill "$HOG_PID" 2>/dev/null; wait "$HOG_PID" 2>/dev/null
+else
+	skip "app memory: an app past resources.memory" "no memory controller: $(cat "$TMP/cgroups")"
+fi
 
 # --- berth run: the app's server crashes mid-request ---
 W=$TMP/web

@@ -172,6 +172,13 @@ static void test_defaults(void)
 	tap_is_int(S.gpus, 1, "GPU types default to one GPU");
 	ok_yaml(BASE "machine_type: GPU\ngpus: 0\n", "GPU with gpus: 0");
 	tap_is_int(S.gpus, 0, "an explicit gpus wins over the type's default");
+	tap_ok(!S.memory && S.cpus == 0, "no resources: no limits");
+	ok_yaml(BASE "resources:\n  memory: 4Gi\n  cpus: 1.5\n", "resources: memory and cpus");
+	tap_ok(S.memory == 4ll << 30 && S.cpus == 1.5, "4Gi is 4 * 2^30 bytes, cpus 1.5");
+	ok_yaml(BASE "resources:\n  memory: 536870912\n", "memory in bytes");
+	tap_ok(S.memory == 512ll << 20, "... 512 MiB");
+	ok_yaml(BASE "resources:\n  memory: 512m\n", "memory as docker writes it");
+	tap_ok(S.memory == 512ll << 20, "... 512 MiB too");
 	ok_yaml(BASE "scaling:\nrun:\nsecrets:\nrequest_timeout: ~\nauth: null\n",
 		"null (empty) values mean 'not set'");
 	tap_ok(S.scaling.max_runners == 1 && S.auth == BERTH_APP_AUTH_PRIVATE &&
@@ -508,6 +515,16 @@ static void test_invalid(void)
 	    {BASE "scaling:\n  keep_alive: -1\n", 4, "scaling.keep_alive must be a duration"},
 	    {BASE "scaling:\n  scaling_delay: 2h\n", 4, "scaling.scaling_delay must be"},
 	    {BASE "scaling: 3\n", 3, "scaling must be a mapping, got 3"},
+	    /* resources */
+	    {BASE "resources:\n  memory: 4 gigs\n", 4,
+	     "resources.memory must be a size from 6Mi to 1Pi"},
+	    {BASE "resources:\n  memory: 1m\n", 4, "resources.memory must be a size"},
+	    {BASE "resources:\n  memory: -5\n", 4, "resources.memory must be a size"},
+	    {BASE "resources:\n  cpus: 0\n", 4,
+	     "resources.cpus must be a number of CPUs from 0.01 to 4096"},
+	    {BASE "resources:\n  cpus: two\n", 4, "resources.cpus must be a number"},
+	    {BASE "resources:\n  disk: 1Gi\n", 4, "resources"},
+	    {BASE "memory: 4Gi\n", 3, "resources.memory"},
 	    /* secrets, data_mounts, auth */
 	    {BASE "secrets: HF_TOKEN\n", 3, "secrets must be a list of secret names"},
 	    {BASE "secrets: [HF-TOKEN]\n", 3, "secrets[0] must be a secret name"},

@@ -24,7 +24,8 @@ __all__ = ["App", "endpoint", "HealthCheck", "AppException", "FieldException",
 SETTINGS = ("image", "machine_type", "num_gpus", "app_name", "app_auth", "keep_alive",
             "min_concurrency", "max_concurrency", "concurrency_buffer", "max_multiplexing",
             "scaling_delay", "request_timeout", "startup_timeout",
-            "termination_grace_period_seconds", "secrets", "data_mounts", "health_check")
+            "termination_grace_period_seconds", "secrets", "data_mounts", "health_check",
+            "memory", "cpus")
 
 # fal settings that mean nothing to berth: accepted so that fal code runs, and
 # named in a note by berth.spec when an app sets them.
@@ -198,6 +199,8 @@ class App:
     secrets = None             # names of secrets the app sees as env vars
     data_mounts = None         # e.g. ["/data"]
     health_check = None        # HealthCheck for the built-in GET /health
+    memory = None              # each runner's memory limit: bytes or "4Gi" (berth's own)
+    cpus = None                # each runner's CPU limit, e.g. 0.5 or 2 (berth's own)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__()

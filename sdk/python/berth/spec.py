@@ -42,6 +42,8 @@ _SIMPLE_SETTINGS = (
     ("request_timeout", ("request_timeout",), "seconds"),
     ("startup_timeout", ("startup_timeout",), "seconds"),
     ("termination_grace_period_seconds", ("termination_grace_period",), "seconds"),
+    ("memory", ("resources", "memory"), "size"),
+    ("cpus", ("resources", "cpus"), "cpus"),
 )
 
 
@@ -72,6 +74,14 @@ def _check(cls, attr, value, kind):
     elif kind == "positive count":
         if not _is_count(value) or value < 1:
             raise UserError("%s must be an integer >= 1, not %r" % (where, value))
+    elif kind == "size":  # berth checks the string's form and the range
+        if not (_is_count(value) or isinstance(value, str)):
+            raise UserError("%s must be bytes (an integer) or a size like '4Gi', not %r"
+                            % (where, value))
+    elif kind == "cpus":
+        if (not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0):
+            raise UserError("%s must be a number of CPUs > 0 such as 0.5 or 2, not %r"
+                            % (where, value))
     return value
 
 

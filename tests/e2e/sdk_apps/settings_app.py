@@ -21,6 +21,8 @@ class SettingsApp(berth.App, keep_alive=300, max_concurrency=2, name="custom-nam
     )
     machine_type = ["GPU-H100", "GPU"]
     num_gpus = 2
+    memory = "2Gi"
+    cpus = 1.5
     app_auth = "public"
     min_concurrency = 1
     concurrency_buffer = 1
