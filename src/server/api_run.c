@@ -157,6 +157,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 		srv_header(rs, "x-berth-cold-start-seconds", v);
 	}
 	rs->stream = call_read;
+	rs->stream_size = strcmp(rq->method, "HEAD") ? berth__proxy_content_length(c->proxy) : -1;
 	rs->stream_free = call_free;
 	rs->stream_ctx = c;
 }

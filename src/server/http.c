@@ -261,6 +261,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	st->uri = berth_xstrdup(uri);
 	berth_buf_init(&st->body, BERTH_FRONT_BODY_MAX);
 	berth_buf_init(&st->rs.body, BERTH_BUF_UNLIMITED);
+	st->rs.stream_size = -1;
 	clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	return st;
 }
@@ -282,8 +283,9 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct conn_state *st)
 	struct srv_resp *rs = &st->rs;
 	struct MHD_Response *r;
 	if (rs->stream) {
-		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, read_stream, st,
-						      NULL);
+		r = MHD_create_response_from_callback(
+		    rs->stream_size >= 0 ? (uint64_t)rs->stream_size : MHD_SIZE_UNKNOWN, 32 * 1024,
+		    read_stream, st, NULL);
 	} else {
 		size_t len = rs->body.len;
 		char *data = berth_buf_steal(&rs->body, NULL);

@@ -226,6 +226,14 @@ const char *berth__proxy_headers(const struct berth__proxy *x)
 	return x->resp_headers.data;
 }
 
+int64_t berth__proxy_content_length(const struct berth__proxy *x)
+{
+	curl_off_t n = -1;
+	if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n) != CURLE_OK)
+		return -1;
+	return n < 0 ? -1 : (int64_t)n;
+}
+
 ssize_t berth__proxy_read(struct berth__proxy *x, char *buf, size_t max)
 {
 	if (!have_bytes(x)) {

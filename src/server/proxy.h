@@ -30,6 +30,9 @@ int berth__proxy_begin(const struct berth__proxy_req *rq, struct berth__proxy **
 int berth__proxy_status(const struct berth__proxy *x);
 /* "Name: value\r\n" lines, without hop-by-hop headers; borrowed. */
 const char *berth__proxy_headers(const struct berth__proxy *x);
+/* The answer's Content-Length, or -1 when it has none (chunked, or read to
+ * the close): a front passes it on rather than answer chunked. */
+int64_t berth__proxy_content_length(const struct berth__proxy *x);
 /* Up to max body bytes, blocking until some come: > 0 bytes, 0 at the end,
  * -1 when the transfer failed (berth__proxy_error says why). */
 ssize_t berth__proxy_read(struct berth__proxy *x, char *buf, size_t max);

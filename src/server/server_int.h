@@ -75,6 +75,7 @@ struct srv_resp {
 	struct berth_buf body;
 	struct berth_strv headers; /* "Name: value" */
 	ssize_t (*stream)(void *ctx, char *buf, size_t max);
+	int64_t stream_size; /* the stream's length when known (Content-Length); else < 0 */
 	void (*stream_free)(void *ctx);
 	void *stream_ctx;
 };

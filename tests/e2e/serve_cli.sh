@@ -165,6 +165,8 @@ expect_eq "  and a client's own token header is not passed on (still 200, the ru
 	"$(post -H 'x-berth-runner-token: bogus' -d '{"n": 1}' "$URL/run/echo")" 200
 curl -s -D "$TMP/hdr" -o /dev/null -X POST -d '{"n": 2}' "$URL/run/echo"
 check "answers carry a request id" grep -qi "^x-berth-request-id: " "$TMP/hdr"
+check "an answer the app sized keeps its Content-Length (not chunked)" \
+	sh -c "grep -qi '^content-length: [0-9]' '$TMP/hdr' && ! grep -qi '^transfer-encoding: chunked' '$TMP/hdr'"
 wait_for "back to zero runners after keep_alive" 15 no_runners echo || "$B" runners list | diag
 
 # The app reaches the server's KV store through the SDK.
