@@ -533,6 +533,7 @@ bool srv_apps_runner_token(struct berth_srv *srv, const char *runner, char token
 void srv_apps_release(struct berth_srv *srv, const struct srv_slot *slot, enum srv_outcome o)
 {
 	struct srv_apps *A = srv->apps;
+	bool waiters = false;
 	pthread_mutex_lock(&A->mu);
 	for (struct srv_app *a = A->list; a; a = a->next)
 		for (struct srv_runner *rn = a->runners; rn; rn = rn->next)
@@ -541,9 +542,16 @@ void srv_apps_release(struct berth_srv *srv, const struct srv_slot *slot, enum s
 				rn->last_used = srv_mono();
 				if (o != SRV_OK)
 					rn->bad = true;
+				waiters |= a->waiting > 0;
 			}
-	pthread_cond_broadcast(&A->cv);
-	pthread_cond_signal(&A->tick);
+	/* Wake only who can use this: requests waiting for a slot, and the
+	 * supervisor when a runner must be replaced (idle scale-down is its
+	 * own timer). Every call woke both before: a supervisor pass per
+	 * request, and the lock fought over by every connection thread. */
+	if (waiters)
+		pthread_cond_broadcast(&A->cv);
+	if (o != SRV_OK)
+		pthread_cond_signal(&A->tick);
 	pthread_mutex_unlock(&A->mu);
 }
 
