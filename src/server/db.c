@@ -28,6 +28,11 @@ static const char schema[] =
     "  created REAL NOT NULL, started REAL, finished REAL,"
     "  queued_s REAL, cold_s REAL, run_s REAL);"
     "CREATE INDEX IF NOT EXISTS srv_requests_queue ON srv_requests(app, state, priority, seq);"
+    /* max(seq) for the next submit, without a scan of every finished request */
+    "CREATE INDEX IF NOT EXISTS srv_requests_seq ON srv_requests(seq);"
+    /* the queued requests alone: which apps have work, in order, and positions */
+    "CREATE INDEX IF NOT EXISTS srv_requests_queued ON srv_requests(app, priority, seq) "
+    "WHERE state = 'IN_QUEUE';"
     "CREATE TABLE IF NOT EXISTS srv_files("
     "  digest TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,"
     "  content_type TEXT, created REAL NOT NULL, PRIMARY KEY(digest, name));"

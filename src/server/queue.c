@@ -310,7 +310,10 @@ static void queued_apps(struct berth_srv *srv, struct berth_strv *out)
 	srv_db_lock(srv);
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(srv->db,
-			       "SELECT app FROM srv_requests WHERE state = 'IN_QUEUE' GROUP BY app "
+			       /* the partial index holds the queued rows alone: without it
+				* this scans every request the server ever finished */
+			       "SELECT app FROM srv_requests INDEXED BY srv_requests_queued "
+			       "WHERE state = 'IN_QUEUE' GROUP BY app "
 			       "ORDER BY min(priority * 1000000000000 + seq)",
 			       -1, &st, NULL) == SQLITE_OK)
 		while (sqlite3_step(st) == SQLITE_ROW)
