@@ -8,6 +8,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"

@@ -12,7 +12,6 @@
 	X(EVP_DigestFinal_ex)     \
 	X(EVP_DigestInit_ex)      \
 	X(EVP_DigestUpdate)       \
-	X(EVP_EncodeBlock)        \
 	X(EVP_MD_CTX_free)        \
 	X(EVP_MD_CTX_new)         \
 	X(EVP_sha256)             \
@@ -33,7 +32,6 @@ const struct berth__crypto_api *berth__crypto(void);
 #define EVP_DigestFinal_ex (berth__crypto()->EVP_DigestFinal_ex)
 #define EVP_DigestInit_ex  (berth__crypto()->EVP_DigestInit_ex)
 #define EVP_DigestUpdate   (berth__crypto()->EVP_DigestUpdate)
-#define EVP_EncodeBlock    (berth__crypto()->EVP_EncodeBlock)
 #define EVP_MD_CTX_free    (berth__crypto()->EVP_MD_CTX_free)
 #define EVP_MD_CTX_new     (berth__crypto()->EVP_MD_CTX_new)
 #define EVP_sha256         (berth__crypto()->EVP_sha256)

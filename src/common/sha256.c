@@ -4,16 +4,6 @@
 
 #include "common/crypto_api.h"
 
-static void sha256_hex_encode(const uint8_t raw[BERTH_SHA256_LEN], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < BERTH_SHA256_LEN; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	out[BERTH_SHA256_HEX_LEN] = '\0';
-}
-
 void berth_sha256_init(struct berth_sha256 *h)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -47,7 +37,7 @@ void berth_sha256_final_digest(struct berth_sha256 *h, char out[BERTH_DIGEST_LEN
 	uint8_t raw[BERTH_SHA256_LEN];
 	berth_sha256_final(h, raw);
 	memcpy(out, "sha256:", 7);
-	sha256_hex_encode(raw, out + 7);
+	berth_hex_encode(raw, BERTH_SHA256_LEN, out + 7);
 }
 
 void berth_sha256_release(struct berth_sha256 *h)
@@ -68,7 +58,7 @@ void berth_sha256_hex(const void *data, size_t len, char out[BERTH_SHA256_HEX_LE
 {
 	uint8_t raw[BERTH_SHA256_LEN];
 	berth_sha256(data, len, raw);
-	sha256_hex_encode(raw, out);
+	berth_hex_encode(raw, BERTH_SHA256_LEN, out);
 }
 
 bool berth_digest_valid(const char *s)

@@ -350,7 +350,7 @@ static void url_host(const char *url, char *buf, size_t size)
 static char *basic_value(const struct berth_registry *r)
 {
 	_cleanup_free_ char *pair = berth_xasprintf("%s:%s", r->username, r->password);
-	char *b64 = berth__base64_encode(pair, strlen(pair));
+	char *b64 = berth_base64_encode(pair, strlen(pair));
 	explicit_bzero(pair, strlen(pair));
 	return b64;
 }

@@ -38,15 +38,6 @@ static void cred_releasep(struct berth_cred *c)
 
 /* ---------------------------------------------------------------- base64 */
 
-char *berth__base64_encode(const void *data, size_t len)
-{
-	if (len > (size_t)INT_MAX / 2)
-		berth_oom(); /* nothing this large is ever encoded here */
-	char *out = berth_xmalloc(4 * ((len + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-	return out;
-}
-
 unsigned char *berth__base64_decode(const char *text, size_t *len)
 {
 	while (isspace((unsigned char)*text))
@@ -419,7 +410,7 @@ int berth_login_save(const char *home, const char *host, const char *username, c
 	_cleanup_free_ char *want = berth__creds_normalize(host);
 	auths_drop(auths, want);
 	_cleanup_free_ char *pair = berth_xasprintf("%s:%s", username, password);
-	_cleanup_free_ char *b64 = berth__base64_encode(pair, strlen(pair));
+	_cleanup_free_ char *b64 = berth_base64_encode(pair, strlen(pair));
 	explicit_bzero(pair, strlen(pair));
 	const char *key = strcmp(want, DOCKER_HUB) == 0 ? DOCKER_HUB_KEY : want;
 	json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64));

@@ -38,10 +38,8 @@ int berth__reg_curl_init(struct berth_err **err);
 
 /* ------------------------------------------------------------ base64, creds */
 
-/* Standard base64 with padding. Returns a new string (free()). */
-char *berth__base64_encode(const void *data, size_t len);
-/* Decode standard base64 (missing padding is added; surrounding whitespace
- * ignored). Returns a new NUL-terminated buffer (free()) and its length, or
+/* Decode standard base64 (berth_base64_encode in common/ encodes) (missing padding is added;
+ * surrounding whitespace ignored). Returns a new NUL-terminated buffer (free()) and its length, or
  * NULL when the text is not base64. */
 unsigned char *berth__base64_decode(const char *text, size_t *len);
 

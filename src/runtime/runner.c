@@ -51,8 +51,7 @@ static void new_id(char id[17])
 		    (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_sec;
 		memcpy(raw, &x, sizeof(raw));
 	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	berth_hex_encode(raw, sizeof(raw), id);
 }
 
 static int check_name(const char *home, const char *name, struct berth_err **err)

@@ -222,30 +222,6 @@ static int cached_bpf(const char *cache_dir, const struct berth_buf *key,
 	return berth_buf_add(bpf, file.data + key->len + 1, file.len - key->len - 1);
 }
 
-/* Standard base64 with padding, written here (a dozen lines) because this
- * runs on every container start and libcrypto's encoder would load
- * libcrypto (0.6 ms) for it. */
-static char *base64(const struct berth_buf *b)
-{
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	if (!b->len)
-		return NULL;
-	const unsigned char *in = (const unsigned char *)b->data;
-	char *out = berth_xmalloc(4 * ((b->len + 2) / 3) + 1), *o = out;
-	for (size_t i = 0; i < b->len; i += 3) {
-		size_t left = b->len - i;
-		uint32_t v = (uint32_t)in[i] << 16 | (left > 1 ? (uint32_t)in[i + 1] << 8 : 0) |
-			     (left > 2 ? in[i + 2] : 0);
-		*o++ = abc[v >> 18];
-		*o++ = abc[(v >> 12) & 63];
-		*o++ = left > 1 ? abc[(v >> 6) & 63] : '=';
-		*o++ = left > 2 ? abc[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
 int berth__seccomp_default_bpf_b64(const struct berth_strv *caps, const char *cache_dir, char **out,
 				   struct berth_err **err)
 {
@@ -276,6 +252,6 @@ int berth__seccomp_default_bpf_b64(const struct berth_strv *caps, const char *ca
 	berth_buf_init(&bpf, BPF_MAX);
 	if (cached_bpf(cache_dir, &key, caps, &bpf, err) < 0)
 		return -1;
-	*out = base64(&bpf);
+	*out = bpf.len ? berth_base64_encode(bpf.data, bpf.len) : NULL;
 	return 0;
 }

@@ -26,7 +26,7 @@ static void submit(struct srv_req *rq, struct srv_resp *rs)
 	if (!srv_invoke_check(rq, rs, app, &info))
 		return;
 	char id[37];
-	srv_request_id(id);
+	berth_random_uuid(id);
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	srv_request_headers(rq, id, &headers);
 	json_t *h = json_array();

@@ -12,18 +12,6 @@
 /* How long a sync call waits for a runner (a cold start included). */
 #define RUN_WAIT_MS (10 * 60 * 1000)
 
-void srv_request_id(char out[37])
-{
-	unsigned char b[16];
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		memset(b, 0, sizeof(b));
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-}
-
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
 {
 	struct berth_strv *h = cls;
@@ -111,7 +99,7 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 		return;
 	}
 	char id[37];
-	srv_request_id(id);
+	berth_random_uuid(id);
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	srv_request_headers(rq, id, &headers);
 	berth_strv_pushf(&headers, "%s: %s", SRV_RUNNER_TOKEN_HEADER, c->slot.token);

@@ -321,14 +321,11 @@ static void spawn_runner(struct berth_srv *srv, struct srv_app *a)
 	a->rev->refs++;
 	rn->port = port;
 	rn->created = srv_mono();
-	uint8_t raw[16];
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+	if (berth_random_hex((sizeof(rn->token) - 1) / 2, rn->token, NULL) < 0) {
 		rev_put(rn->rev);
 		free(rn);
 		return;
 	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(rn->token + 2 * i, 3, "%02x", raw[i]);
 	snprintf(rn->name, sizeof(rn->name), "srv.%s.%d.%u", a->name, a->rev->revision,
 		 ++A->serial);
 	rn->next = a->runners;

@@ -100,8 +100,6 @@ void srv_apps_kick(struct berth_srv *srv);
 
 /* --- shared by the request paths (api_run.c) --- */
 
-/* A new request id (a random UUID). */
-void srv_request_id(char out[37]);
 /* The request's headers to forward ("Name: value"; hop-by-hop and
  * Authorization dropped), plus x-berth-request-id: id when absent. */
 void srv_request_headers(const struct srv_req *rq, const char *id, struct berth_strv *out);

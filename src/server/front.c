@@ -121,18 +121,6 @@ static enum MHD_Result add_req_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
-static void new_request_id(char out[37])
-{
-	unsigned char b[16];
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		memset(b, 0, sizeof(b));
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-}
-
 static enum MHD_Result forward(struct MHD_Connection *c, struct exchange *x)
 {
 	struct berth_front *f = x->f;
@@ -140,7 +128,7 @@ static enum MHD_Result forward(struct MHD_Connection *c, struct exchange *x)
 	MHD_get_connection_values(c, MHD_HEADER_KIND, add_req_header, x);
 	if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-berth-request-id")) {
 		char id[37];
-		new_request_id(id);
+		berth_random_uuid(id);
 		berth_strv_pushf(&x->headers, "x-berth-request-id: %s", id);
 	}
 	struct berth__proxy_req rq = {

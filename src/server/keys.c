@@ -74,16 +74,6 @@ static bool unhex_hash(const char *s, uint8_t out[BERTH_SHA256_LEN])
 	return true;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static bool id_valid(const char *id, size_t len)
 {
 	if (len != KEY_ID_LEN)
@@ -173,7 +163,6 @@ static struct srv_keys *cache_get(struct berth_srv *srv, bool locked)
 		struct berth_err *err = NULL;
 		k = cache_load(srv, &err);
 		if (k) {
-			__atomic_store_n(&srv->keys_required, k->n > 0, __ATOMIC_RELEASE);
 			__atomic_store_n(&srv->keys, k, __ATOMIC_RELEASE);
 		} else {
 			berth_log(BERTH_LOG_ERROR, "api keys: %s", err->msg);
@@ -273,27 +262,9 @@ void srv_keys_authenticate(struct srv_req *rq)
 	pthread_rwlock_unlock(&k->lock);
 }
 
-static int random_hex(size_t bytes, char *out, struct berth_err **err)
-{
-	uint8_t b[KEY_SECRET_BYTES];
-	BUG_ON(bytes > sizeof(b));
-	size_t got = 0;
-	while (got < bytes) {
-		ssize_t n = getrandom(b + got, bytes - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return berth_err_sys(err, errno, "make a key: getrandom");
-		got += (size_t)n;
-	}
-	hex(b, bytes, out);
-	OPENSSL_cleanse(b, sizeof(b));
-	return 0;
-}
-
 int srv_local_token_make(struct berth_srv *srv, struct berth_err **err)
 {
-	return random_hex(SRV_LOCAL_TOKEN_BYTES, srv->local_token, err);
+	return berth_random_hex(SRV_LOCAL_TOKEN_BYTES, srv->local_token, err);
 }
 
 int srv_local_token_publish(struct berth_srv *srv, unsigned port, struct berth_err **err)
@@ -339,12 +310,13 @@ int srv_keys_create(struct berth_srv *srv, enum srv_scope scope, const char *des
 				     "the description must be UTF-8 text without control "
 				     "characters");
 	char id[KEY_ID_LEN + 1], secret[KEY_SECRET_LEN + 1];
-	if (random_hex(KEY_ID_BYTES, id, err) < 0 || random_hex(KEY_SECRET_BYTES, secret, err) < 0)
+	if (berth_random_hex(KEY_ID_BYTES, id, err) < 0 ||
+	    berth_random_hex(KEY_SECRET_BYTES, secret, err) < 0)
 		return -1;
 	uint8_t hash[BERTH_SHA256_LEN];
 	char hash_hex[BERTH_SHA256_HEX_LEN + 1];
 	berth_sha256(secret, KEY_SECRET_LEN, hash);
-	hex(hash, sizeof(hash), hash_hex);
+	berth_hex_encode(hash, sizeof(hash), hash_hex);
 
 	int r = 0;
 	srv_db_lock(srv);
@@ -381,7 +353,6 @@ int srv_keys_create(struct berth_srv *srv, enum srv_scope scope, const char *des
 			pthread_rwlock_wrlock(&k->lock);
 			cache_add(k, id, hash, scope);
 			pthread_rwlock_unlock(&k->lock);
-			__atomic_store_n(&srv->keys_required, true, __ATOMIC_RELEASE);
 		}
 	}
 	sqlite3_finalize(st);
@@ -429,7 +400,6 @@ int srv_keys_revoke(struct berth_srv *srv, const char *id, struct berth_err **er
 		} else {
 			pthread_rwlock_wrlock(&k->lock);
 			k->v[at] = k->v[--k->n];
-			__atomic_store_n(&srv->keys_required, k->n > 0, __ATOMIC_RELEASE);
 			pthread_rwlock_unlock(&k->lock);
 		}
 	}

@@ -30,7 +30,6 @@ struct berth_srv {
 	char *berth;      /* the berth binary: build workers run it */
 	sqlite3 *db;
 	pthread_mutex_t db_lock;
-	bool keys_required; /* any admin key exists: admin API needs one */
 	/* The local admin token: `berth serve` makes one at each start and
 	 * writes it to $BERTH_HOME/serve.<port>.token (0600), where the CLI on
 	 * this host finds it ("Authorization: Key local:<token>"). The admin

@@ -250,6 +250,13 @@ expect_eq "the runtime's root is on a tmpfs when the host has one" \
 	"$(stat -f -c %T "$rtroot")" "$( { stat -f -c %T /run; stat -f -c %T /dev/shm; } | grep -m1 tmpfs || stat -f -c %T "$BERTH_HOME")"
 "$B" container rm -f envsec >/dev/null 2>&1
 
+# A detached monitor is `berth __monitor` with the runner on descriptor 3:
+# a record that is not one is reported on 4, the way a caller reads it.
+printf 'not a record' >"$TMP/rec"
+"$B" __monitor 3<"$TMP/rec" 4>"$TMP/report" 5>/dev/null
+expect_eq "__monitor given garbage exits 1 and reports why on its report pipe" \
+	"$?:$(cat "$TMP/report")" "1:error __monitor: not a runner record"
+
 # --- 12. logs ---
 lg=$("$B" container run -d --name lg $IMG sh -c 'echo one; echo two; echo three >&2; sleep 1' 2>&1)
 t0=$SECONDS

@@ -90,7 +90,7 @@ static void base64(const char *text)
 		return;
 	if (raw[len] != '\0')
 		abort(); /* the result is NUL-terminated */
-	char *enc = berth__base64_encode(raw, len);
+	char *enc = berth_base64_encode(raw, len);
 	size_t len2;
 	unsigned char *raw2 = berth__base64_decode(enc, &len2);
 	if (!raw2 || len2 != len || memcmp(raw, raw2, len))

@@ -399,6 +399,40 @@ static void test_err(void)
 	tap_is_str(berth_err_code_name((enum berth_err_code)99), "internal", "unknown code name");
 }
 
+static void test_encode(void)
+{
+	/* RFC 4648's vectors: every padding case. */
+	static const char *const b64[][2] = {
+	    {"", ""},
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
+	};
+	for (size_t i = 0; i < sizeof(b64) / sizeof(b64[0]); i++) {
+		char *e = berth_base64_encode(b64[i][0], strlen(b64[i][0]));
+		tap_is_str(e, b64[i][1], "base64 of '%s'", b64[i][0]);
+		free(e);
+	}
+	char *e = berth_base64_encode("\xff\xfe\x00", 3);
+	tap_is_str(e, "//4A", "base64 of bytes over 0x7f and a NUL");
+	free(e);
+	char hex[9];
+	berth_hex_encode("\x00\x9f\xa0\xff", 4, hex);
+	tap_is_str(hex, "009fa0ff", "hex, lower case");
+	char a[33], b[33];
+	tap_ok(berth_random_hex(16, a, NULL) == 0 && berth_random_hex(16, b, NULL) == 0 &&
+		   strlen(a) == 32 && strspn(a, "0123456789abcdef") == 32 && strcmp(a, b) != 0,
+	       "random hex: 32 digits, two differ");
+	char u[37];
+	berth_random_uuid(u);
+	tap_ok(strlen(u) == 36 && u[8] == '-' && u[13] == '-' && u[14] == '4' && u[18] == '-' &&
+		   strchr("89ab", u[19]) && u[23] == '-',
+	       "a version 4 UUID (%s)", u);
+}
+
 int main(void)
 {
 	test_sha256();
@@ -409,5 +443,6 @@ int main(void)
 	test_buf();
 	test_strv_env();
 	test_err();
+	test_encode();
 	return tap_done();
 }

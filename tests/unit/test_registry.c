@@ -155,7 +155,7 @@ static void test_scopes_key(void)
 
 static void test_base64(void)
 {
-	char *e = berth__base64_encode("alice:s3cret", 12);
+	char *e = berth_base64_encode("alice:s3cret", 12);
 	tap_is_str(e, "YWxpY2U6czNjcmV0", "base64 of alice:s3cret (the reference, 1.3)");
 	free(e);
 	size_t len = 0;
@@ -206,7 +206,7 @@ static void write_file(const char *path, const char *text)
 
 static char *b64(const char *s)
 {
-	return berth__base64_encode(s, strlen(s));
+	return berth_base64_encode(s, strlen(s));
 }
 
 struct lookup_case {
