@@ -6,7 +6,6 @@
 #include "server/mhd_api.h"
 
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 /* How long a sync call waits for a runner (a cold start included). */

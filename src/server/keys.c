@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
