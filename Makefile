@@ -7,7 +7,8 @@ PKGS_LIB  = jansson libcrypto libcurl libarchive libmicrohttpd sqlite3 zlib libz
 DEPS_APT  = gcc make pkg-config libc6-dev libjansson-dev libssl-dev jq clang-format \
             libcurl4-openssl-dev libarchive-dev libsqlite3-dev zlib1g-dev libzstd-dev \
             libmicrohttpd-dev docker-registry apache2-utils skopeo umoci busybox-static attr \
-            libseccomp-dev libsodium-dev runc crun libyaml-dev python3 sqlite3 debootstrap
+            libseccomp-dev libsodium-dev runc crun libyaml-dev python3 sqlite3 debootstrap \
+            libhttp-parser-dev
 FUZZ_APT  = clang libclang-rt-14-dev
 
 WARN   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \

@@ -438,6 +438,49 @@ void srv_apps_kick(struct berth_srv *srv)
 
 /* ------------------------------------------------------------- the router */
 
+/* A slot on the least busy ready runner of `a` with one free (the current
+ * revision's first), or false. Under A->mu. */
+static bool take_slot(struct srv_app *a, struct srv_slot *out)
+{
+	struct srv_runner *best = NULL;
+	int mux = a->rev->spec.scaling.max_multiplexing;
+	for (struct srv_runner *rn = a->runners; rn; rn = rn->next)
+		if (rn->state == SRV_RUNNER_READY && !rn->stop && !rn->bad &&
+		    rn->inflight < (rn->rev->spec.scaling.max_multiplexing > 0
+					? rn->rev->spec.scaling.max_multiplexing
+					: mux) &&
+		    (!best || rn->inflight < best->inflight ||
+		     (rn->rev == a->rev && best->rev != a->rev)))
+			best = rn;
+	if (!best)
+		return false;
+	best->inflight++;
+	best->last_used = a->last_request = srv_mono();
+	snprintf(out->app, sizeof(out->app), "%s", a->name);
+	memcpy(out->runner, best->id, sizeof(out->runner));
+	memcpy(out->token, best->token, sizeof(out->token));
+	out->port = best->port;
+	out->cold_s = 0;
+	return true;
+}
+
+bool srv_apps_try_acquire(struct berth_srv *srv, const char *name, struct srv_app_info *info,
+			  struct srv_slot *out)
+{
+	struct srv_apps *A = srv->apps;
+	pthread_mutex_lock(&A->mu);
+	struct srv_app *a = find_app(A, name);
+	/* Behind those already waiting, never before them. */
+	bool ok = a && a->rev && !a->waiting && !A->stop && !a->removed && take_slot(a, out);
+	if (ok) {
+		info->auth = a->rev->spec.auth;
+		info->request_timeout_ms = a->rev->spec.request_timeout_ms;
+		info->revision = a->rev->revision;
+	}
+	pthread_mutex_unlock(&A->mu);
+	return ok;
+}
+
 int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms, bool fail_fast,
 		     struct srv_slot *out, struct berth_err **err)
 {
@@ -454,23 +497,7 @@ int srv_apps_acquire(struct berth_srv *srv, const char *name, int64_t timeout_ms
 	bool waited = false;
 	int rc = 0;
 	for (;;) {
-		struct srv_runner *best = NULL;
-		int mux = a->rev->spec.scaling.max_multiplexing;
-		for (struct srv_runner *rn = a->runners; rn; rn = rn->next)
-			if (rn->state == SRV_RUNNER_READY && !rn->stop && !rn->bad &&
-			    rn->inflight < (rn->rev->spec.scaling.max_multiplexing > 0
-						? rn->rev->spec.scaling.max_multiplexing
-						: mux) &&
-			    (!best || rn->inflight < best->inflight ||
-			     (rn->rev == a->rev && best->rev != a->rev)))
-				best = rn;
-		if (best) {
-			best->inflight++;
-			best->last_used = a->last_request = srv_mono();
-			snprintf(out->app, sizeof(out->app), "%s", a->name);
-			memcpy(out->runner, best->id, sizeof(out->runner));
-			memcpy(out->token, best->token, sizeof(out->token));
-			out->port = best->port;
+		if (take_slot(a, out)) {
 			out->cold_s = waited ? srv_mono() - t0 : 0;
 			break;
 		}

@@ -79,6 +79,11 @@ struct srv_app_info {
 };
 int srv_apps_info(struct berth_srv *srv, const char *app, struct srv_app_info *out,
 		  struct berth_err **err);
+/* A slot only if one is free now and no one waits for one (the relay's
+ * fast path; a cold start or a wait is srv_apps_acquire's), with the
+ * app's settings in *info (capacity not set). */
+bool srv_apps_try_acquire(struct berth_srv *srv, const char *name, struct srv_app_info *info,
+			  struct srv_slot *out);
 
 /* Make `revision` of `app` (already stored in srv_revisions with its image)
  * current and roll it out: rolling (the new runners ready before the old

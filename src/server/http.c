@@ -400,19 +400,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-struct MHD_Daemon *berth__srv_http_start(struct berth_srv *srv, const struct sockaddr *sa,
-					 struct berth_err **err)
+struct MHD_Daemon *berth__srv_http_start(struct berth_srv *srv, struct berth_err **err)
 {
 	errno = 0;
+	/* No socket of its own: the relay accepts and hands over (relay.h). */
 	struct MHD_Daemon *d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_URI_LOG_CALLBACK,
-	    on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)BERTH_FRONT_HEADER_MAX * 2,
-	    MHD_OPTION_CONNECTION_LIMIT, berth_http_connection_limit(),
-	    MHD_OPTION_CONNECTION_TIMEOUT, BERTH_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
+	    0, NULL, NULL, on_request, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)BERTH_FRONT_HEADER_MAX * 2, MHD_OPTION_CONNECTION_LIMIT,
+	    berth_http_connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, BERTH_HTTP_IDLE_TIMEOUT_S,
+	    MHD_OPTION_END);
 	if (!d)
-		berth_err_sys(err, errno ? errno : EADDRINUSE,
-			      "listen on %s (is another server using the port?)", srv->listen);
+		berth_err_sys(err, errno ? errno : EINVAL, "start the HTTP server");
 	return d;
 }

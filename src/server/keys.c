@@ -210,9 +210,13 @@ bool srv_gate_key(struct srv_req *rq, struct srv_resp *rs)
 
 void srv_keys_authenticate(struct srv_req *rq)
 {
+	srv_keys_authenticate_value(rq, srv_req_header(rq, "Authorization"));
+}
+
+void srv_keys_authenticate_value(struct srv_req *rq, const char *h)
+{
 	rq->key_id = NULL;
 	rq->key_scope = SRV_PUBLIC;
-	const char *h = srv_req_header(rq, "Authorization");
 	if (!h)
 		return;
 	while (*h == ' ')

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #define BERTH_MHD_FUNCTIONS(X)               \
+	X(MHD_add_connection)                \
 	X(MHD_add_response_header)           \
 	X(MHD_create_response_from_buffer)   \
 	X(MHD_create_response_from_callback) \
@@ -34,6 +35,7 @@ struct berth__mhd_api {
 const struct berth__mhd_api *berth__mhd(void);
 
 #ifndef BERTH_MHD_API_IMPL
+#define MHD_add_connection                (berth__mhd()->MHD_add_connection)
 #define MHD_add_response_header           (berth__mhd()->MHD_add_response_header)
 #define MHD_create_response_from_buffer   (berth__mhd()->MHD_create_response_from_buffer)
 #define MHD_create_response_from_callback (berth__mhd()->MHD_create_response_from_callback)

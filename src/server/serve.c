@@ -2,6 +2,7 @@
  * wait for SIGINT/SIGTERM; then stop taking requests, stop the runners
  * gracefully and close. */
 #include "server/apps.h"
+#include "server/relay.h"
 #include "server/server_int.h"
 
 #include "server/mhd_api.h"
@@ -12,6 +13,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int parse_listen(const char *listen, struct sockaddr_in *sa, struct berth_err **err)
 {
@@ -56,17 +59,30 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 		r = srv_apps_init(&srv, err);
 	if (r == 0)
 		r = srv_local_token_make(&srv, err);
-	if (r == 0 && !(d = berth__srv_http_start(&srv, (struct sockaddr *)&sa, err)))
+	int lfd = -1;
+	if (r == 0 && (lfd = srv_relay_listen(&sa, err)) < 0)
+		r = -1;
+	if (r == 0 && !(d = berth__srv_http_start(&srv, err)))
 		r = -1;
 	if (r == 0) {
-		const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+		struct sockaddr_in bound = sa;
+		socklen_t blen = sizeof(bound);
+		getsockname(lfd, (struct sockaddr *)&bound, &blen);
+		unsigned port = ntohs(bound.sin_port);
 		char host[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
 		free(srv.listen);
-		srv.listen = berth_xasprintf("%s:%u", host, di ? di->port : ntohs(sa.sin_port));
+		srv.listen = berth_xasprintf("%s:%u", host, port);
 		srv.public_url = berth_xasprintf("http://%s", srv.listen);
-		r = srv_local_token_publish(&srv, di ? di->port : ntohs(sa.sin_port), err);
+		r = srv_local_token_publish(&srv, port, err);
 	}
+	struct srv_relay *relay = NULL;
+	if (r == 0) {
+		r = srv_relay_start(&srv, lfd, d, &relay, err);
+		lfd = -1; /* the relay's now, even when it failed */
+	}
+	if (lfd >= 0)
+		close(lfd);
 	if (r == 0) {
 		r = srv_queue_start(&srv, err);
 	}
@@ -82,6 +98,7 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 			sig);
 	}
 	srv.stopping = 1;
+	srv_relay_stop(relay);
 	if (d)
 		MHD_stop_daemon(d);
 	srv_local_token_withdraw(&srv);

@@ -122,10 +122,9 @@ extern const struct srv_route srv_routes_metrics[];
 /* --- HTTP (http.c) --- */
 
 struct MHD_Daemon;
-struct sockaddr;
-/* Listen on `sa` and serve the route tables on threads of libmicrohttpd. */
-struct MHD_Daemon *berth__srv_http_start(struct berth_srv *srv, const struct sockaddr *sa,
-					 struct berth_err **err);
+/* Serve the route tables on threads of libmicrohttpd, one per connection
+ * the relay hands over (relay.h): it listens on no socket of its own. */
+struct MHD_Daemon *berth__srv_http_start(struct berth_srv *srv, struct berth_err **err);
 
 void srv_json(struct srv_resp *rs, int status, json_t *j); /* steals j */
 /* {"error": {"code": CODE, "message": ...}} */
@@ -183,6 +182,8 @@ void srv_apps_gauges(struct berth_srv *srv, struct berth_buf *out);
  * rq->key_id and key_scope. A bad key is not an error here; routes check
  * the scope. */
 void srv_keys_authenticate(struct srv_req *rq);
+/* The same from the header's value `h` (NULL: no header); rq->srv set. */
+void srv_keys_authenticate_value(struct srv_req *rq, const char *h);
 /* Whether any key exists (then the admin API needs one). keys.c keeps the
  * invariant that an admin key exists whenever any key does. */
 bool srv_keys_any(struct berth_srv *srv);
