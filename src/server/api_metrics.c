@@ -12,6 +12,18 @@ static void metrics(struct srv_req *rq, struct srv_resp *rs)
 		srv_metrics_render(rq->srv->metrics, &rs->body);
 	if (rq->srv->apps)
 		srv_apps_gauges(rq->srv, &rs->body);
+	berth_buf_addf(
+	    &rs->body,
+	    "# HELP berth_gateway_relayed_total Sync calls served by the gateway's event "
+	    "loop (a ready runner had a free slot).\n"
+	    "# TYPE berth_gateway_relayed_total counter\n"
+	    "berth_gateway_relayed_total %llu\n"
+	    "# HELP berth_gateway_handed_over_total Connections the event loop handed to "
+	    "the thread-per-connection server (API calls, cold starts, refusals).\n"
+	    "# TYPE berth_gateway_handed_over_total counter\n"
+	    "berth_gateway_handed_over_total %llu\n",
+	    (unsigned long long)__atomic_load_n(&rq->srv->relayed, __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&rq->srv->handed_over, __ATOMIC_RELAXED));
 	srv_header(rs, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	srv_header(rs, "Cache-Control", "no-store");
 }

@@ -116,7 +116,7 @@ static void hand_off(struct srv_relay *r, struct relay_conn *c)
 	struct sockaddr_storage addr = c->addr;
 	socklen_t len = c->addrlen;
 	bury(r, c);
-	r->handed_off++;
+	__atomic_add_fetch(&r->srv->handed_over, 1, __ATOMIC_RELAXED);
 	/* It closes the socket itself when it cannot take it. */
 	if (MHD_add_connection(r->mhd, fd, (const struct sockaddr *)&addr, len) != MHD_YES)
 		berth_log(BERTH_LOG_WARN, "relay: the HTTP server refused a connection: %s",
@@ -405,7 +405,7 @@ void relay_client_readable(struct srv_relay *r, struct relay_conn *c)
 	c->t0 = srv_mono();
 	c->slotted = true;
 	r->ncalls++;
-	r->relayed++;
+	__atomic_add_fetch(&r->srv->relayed, 1, __ATOMIC_RELAXED);
 	c->state = RELAY_BODY;
 	relay_set_deadline(r, c, srv_mono() + BERTH_HTTP_IDLE_TIMEOUT_S);
 	relay_client_readable(r, c);
@@ -564,7 +564,5 @@ void srv_relay_stop(struct srv_relay *r)
 		close(r->lfd);
 	close(r->ep);
 	close(r->wake);
-	berth_log(BERTH_LOG_DEBUG, "relay: %llu calls relayed, %llu connections handed over",
-		  (unsigned long long)r->relayed, (unsigned long long)r->handed_off);
 	free(r);
 }

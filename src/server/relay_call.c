@@ -217,6 +217,17 @@ static void next_request(struct srv_relay *r, struct relay_conn *c)
 	relay_client_readable(r, c);
 }
 
+/* Part of the answer has gone out and no more will come: what is queued
+ * still goes, then the connection closes, which tells the client the
+ * answer is short (its Content-Length or last chunk never came). */
+static void cut_short(struct srv_relay *r, struct relay_conn *c)
+{
+	c->done = true;
+	c->keep_alive = false;
+	relay_set_deadline(r, c, srv_mono() + BERTH_HTTP_IDLE_TIMEOUT_S);
+	flush(r, c);
+}
+
 /* The runner failed this call: no connection, a reset, a close before
  * the answer was whole. */
 static void up_fail(struct srv_relay *r, struct relay_conn *c, const char *why)
@@ -229,10 +240,10 @@ static void up_fail(struct srv_relay *r, struct relay_conn *c, const char *why)
 		relay_call_start(r, c);
 		return;
 	}
-	if (c->head_sent && !c->done) { /* part of an answer went out: cut it */
+	if (c->head_sent && !c->done) {
 		c->up_reusable = false;
 		release(r, c, SRV_RUNNER_BAD, c->status);
-		relay_close(r, c);
+		cut_short(r, c);
 		return;
 	}
 	c->up_reusable = false;
@@ -247,7 +258,7 @@ void relay_call_timeout(struct srv_relay *r, struct relay_conn *c)
 	c->up_reusable = false;
 	if (c->head_sent && !c->done) {
 		release(r, c, SRV_RUNNER_SLOW, c->status);
-		relay_close(r, c);
+		cut_short(r, c);
 		return;
 	}
 	if (c->done) /* the answer is in; the client is slow to take it */

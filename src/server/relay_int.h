@@ -110,7 +110,6 @@ struct srv_relay {
 	struct relay_idle *idle, *dead_idle;
 	unsigned nidle;
 	double next_deadline, next_pool_check;
-	uint64_t relayed, handed_off;
 	char scratch[RELAY_SCRATCH];
 };
 

@@ -42,6 +42,9 @@ struct berth_srv {
 	struct berth_srv_metrics *metrics;
 	struct srv_apps *apps;   /* deployed apps and their runners (apps.c) */
 	struct srv_queue *queue; /* the queue's workers (queue.c) */
+	/* The relay's counts (relay.h), updated atomically on its thread:
+	 * sync calls it served, connections it handed to libmicrohttpd. */
+	uint64_t relayed, handed_over;
 	volatile int stopping;
 };
 
