@@ -72,7 +72,7 @@ if [ -n "$SAN_BUILD" ]; then
 		tests/e2e/build_add.sh tests/e2e/build_run.sh tests/e2e/build_onbuild.sh \
 		tests/e2e/build_copy.sh tests/e2e/build_progress.sh tests/e2e/lint_cli.sh \
 		tests/e2e/validate_cli.sh tests/e2e/run_cli.sh tests/e2e/serve_stores.sh \
-		tests/e2e/serve_cli.sh tests/e2e/doctor_cli.sh tests/e2e/init_cli.sh \
+		tests/e2e/serve_cli.sh tests/e2e/serve_relay.sh tests/e2e/doctor_cli.sh tests/e2e/init_cli.sh \
 		tests/e2e/base_cli.sh; do
 		BERTH="$PWD/$SAN_BUILD/berth" run_tap "asan+ubsan/e2e/$(basename "$s" .sh)" bash "$s"
 	done
