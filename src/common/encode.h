@@ -22,5 +22,8 @@ int berth_random_hex(size_t bytes, char *out, struct berth_err **err);
 
 /* A random (version 4) UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void berth_random_uuid(char out[37]);
+/* The same text of 16 bytes of the caller's (their version and variant
+ * bits set in b first). */
+void berth_uuid_format(unsigned char b[16], char out[37]);
 
 #endif

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 int srv_relay_listen(const struct sockaddr_in *sa, struct berth_err **err)
@@ -102,6 +103,8 @@ void relay_close(struct srv_relay *r, struct relay_conn *c)
 	if (c->fd < 0)
 		return;
 	relay_call_abort(r, c);
+	/* Out of the epoll set first: a child being spawned may hold the
+	 * socket a moment, and close() alone would leave it in. */
 	relay_watch(r, EPOLL_CTL_DEL, c->fd, 0, NULL);
 	close(c->fd);
 	bury(r, c);
@@ -243,6 +246,40 @@ static size_t head_end(const char *buf, size_t n)
 	return 0;
 }
 
+/* A request id: UUID-shaped, unique (a counter through a bijective mix,
+ * from a random start and key), not a secret, and no system call. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static void new_id(struct srv_relay *r, char out[37])
+{
+	uint64_t n = r->id_next++;
+	uint64_t hi = mix64(n ^ r->id_key), lo = mix64(n + r->id_key);
+	unsigned char b[16];
+	for (int i = 0; i < 8; i++) {
+		b[i] = (unsigned char)(lo >> (8 * i));
+		b[8 + i] = (unsigned char)(hi >> (8 * i));
+	}
+	berth_uuid_format(b, out);
+}
+
+/* Append n in decimal. */
+void relay_add_uint(struct berth_buf *b, unsigned long long n)
+{
+	char d[24];
+	int i = sizeof(d);
+	do
+		d[--i] = (char)('0' + n % 10);
+	while ((n /= 10));
+	berth_buf_add(b, d + i, sizeof(d) - (size_t)i);
+}
+
 /* Whether the peeked head in buf[0..len) is a call the relay takes now;
  * if so, the call is set up in c (its slot taken) and true returned. */
 static bool take(struct srv_relay *r, struct relay_conn *c, const char *buf, size_t len)
@@ -311,7 +348,7 @@ static bool take(struct srv_relay *r, struct relay_conn *c, const char *buf, siz
 		memcpy(c->id, rid->value, rid->vlen);
 		c->id[rid->vlen] = '\0';
 	} else {
-		berth_random_uuid(c->id);
+		new_id(r, c->id);
 		rid = NULL;
 	}
 	c->timeout_ms = info.request_timeout_ms;
@@ -319,14 +356,16 @@ static bool take(struct srv_relay *r, struct relay_conn *c, const char *buf, siz
 	c->body_left = body;
 	struct berth_buf *b = &c->req;
 	berth_buf_reset(b);
-	berth_buf_addf(b, "%s ", p.method == HTTP_POST ? "POST" : "GET");
+	berth_buf_addstr(b, p.method == HTTP_POST ? "POST " : "GET ");
 	if (path_end > a)
 		berth_buf_add(b, a, (size_t)(path_end - a));
 	else
 		berth_buf_addch(b, '/');
 	if (q)
 		berth_buf_add(b, q, (size_t)(end - q));
-	berth_buf_addf(b, " HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", c->slot.port);
+	berth_buf_addstr(b, " HTTP/1.1\r\nHost: 127.0.0.1:");
+	relay_add_uint(b, c->slot.port);
+	berth_buf_add(b, "\r\n", 2);
 	for (size_t i = 0; i < h.n; i++) {
 		const struct relay_header *x = &h.h[i];
 		if (berth__hop_header(x->name, x->nlen) ||
@@ -339,12 +378,18 @@ static bool take(struct srv_relay *r, struct relay_conn *c, const char *buf, siz
 		berth_buf_add(b, x->value, x->vlen);
 		berth_buf_add(b, "\r\n", 2);
 	}
-	if (!rid)
-		berth_buf_addf(b, "x-berth-request-id: %s\r\n", c->id);
-	berth_buf_addf(b, "%s: %s\r\n", SRV_RUNNER_TOKEN_HEADER, c->slot.token);
-	if (p.method == HTTP_POST || body)
-		berth_buf_addf(b, "Content-Length: %llu\r\n", (unsigned long long)body);
-	berth_buf_add(b, "\r\n", 2);
+	if (!rid) {
+		berth_buf_addstr(b, "x-berth-request-id: ");
+		berth_buf_addstr(b, c->id);
+		berth_buf_add(b, "\r\n", 2);
+	}
+	berth_buf_addstr(b, SRV_RUNNER_TOKEN_HEADER ": ");
+	berth_buf_addstr(b, c->slot.token);
+	if (p.method == HTTP_POST || body) {
+		berth_buf_addstr(b, "\r\nContent-Length: ");
+		relay_add_uint(b, body);
+	}
+	berth_buf_add(b, "\r\n\r\n", 4);
 	return true;
 }
 
@@ -520,6 +565,11 @@ int srv_relay_start(struct berth_srv *srv, int listen_fd, struct MHD_Daemon *mhd
 	r->mhd = mhd;
 	r->lfd = listen_fd;
 	r->conn_max = berth_http_connection_limit();
+	uint64_t seed[2];
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed[0] = (uint64_t)getpid() << 32 ^ (uint64_t)(srv_mono() * 1e9), seed[1] = 0;
+	r->id_next = seed[0];
+	r->id_key = seed[1];
 	r->ltag.kind = RELAY_LISTEN;
 	r->wtag.kind = RELAY_WAKE;
 	r->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -535,6 +585,7 @@ int srv_relay_start(struct berth_srv *srv, int listen_fd, struct MHD_Daemon *mhd
 		berth_err_sys(err, e, "relay: start its thread");
 		goto fail;
 	}
+	pthread_setname_np(r->thread, "berth-relay"); /* for top -H and perf */
 	*out = r;
 	return 0;
 fail:

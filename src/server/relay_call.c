@@ -15,7 +15,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define UP_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* The runner's socket, watched for room to write only once a write could
+ * not go whole (on loopback the request nearly always goes at once). */
+#define UP_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 static void up_read(struct srv_relay *r, struct relay_conn *c);
 static void flush(struct srv_relay *r, struct relay_conn *c);
@@ -77,15 +79,22 @@ static int on_headers_complete(http_parser *p)
 	c->status = status;
 	bool bodyless = status == 204 || status == 304;
 	struct berth_buf *o = &c->out;
-	berth_buf_addf(o, "HTTP/1.1 %d %s\r\n", status, c->reason);
+	berth_buf_addstr(o, "HTTP/1.1 ");
+	relay_add_uint(o, (unsigned)status);
+	berth_buf_addch(o, ' ');
+	berth_buf_addstr(o, c->reason);
+	berth_buf_add(o, "\r\n", 2);
 	berth_buf_add(o, c->hdrs.data, c->hdrs.len);
-	berth_buf_addf(o, "x-berth-request-id: %s\r\n", c->id);
-	if (bodyless)
+	berth_buf_addstr(o, "x-berth-request-id: ");
+	berth_buf_addstr(o, c->id);
+	berth_buf_add(o, "\r\n", 2);
+	if (bodyless) {
 		;
-	else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENTLENGTH))
-		berth_buf_addf(o, "Content-Length: %llu\r\n",
-			       (unsigned long long)p->content_length);
-	else {
+	} else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENTLENGTH)) {
+		berth_buf_addstr(o, "Content-Length: ");
+		relay_add_uint(o, p->content_length);
+		berth_buf_add(o, "\r\n", 2);
+	} else {
 		berth_buf_addstr(o, "Transfer-Encoding: chunked\r\n");
 		c->chunked = true;
 	}
@@ -348,7 +357,7 @@ void relay_call_start(struct srv_relay *r, struct relay_conn *c)
 	relay_set_deadline(r, c, c->timeout_ms > 0 ? c->t0 + (double)c->timeout_ms / 1000 : 0);
 	c->req_off = 0;
 	c->got_bytes = c->interim = c->in_value = c->head_sent = c->chunked = c->done = false;
-	c->paused = c->up_reusable = false;
+	c->paused = c->up_reusable = c->want_out = false;
 	c->status = 0;
 	c->reason[0] = '\0';
 	berth_buf_reset(&c->hdrs);
@@ -428,8 +437,15 @@ void relay_upstream_event(struct srv_relay *r, struct relay_conn *c, uint32_t ev
 			c->req_off += (size_t)n;
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOTCONN))
-			break; /* connecting, or the runner's buffer is full */
+		if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOTCONN)) {
+			/* connecting, or the runner's buffer is full */
+			if (!c->want_out) {
+				c->want_out = true;
+				relay_watch(r, EPOLL_CTL_MOD, c->ufd, UP_EVENTS | EPOLLOUT,
+					    &c->utag);
+			}
+			break;
+		}
 		up_fail(r, c, strerror(n < 0 ? errno : EIO));
 		return;
 	}

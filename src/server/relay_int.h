@@ -75,6 +75,7 @@ struct relay_conn {
 	bool chunked;         /* ... re-framed in chunks */
 	bool done;            /* the answer is complete (or replaced by an error) */
 	bool paused;          /* the client is behind: the runner is not read */
+	bool want_out;        /* ufd is watched for room to write */
 	bool up_reusable;     /* the runner's connection can serve another call */
 	int status;
 	enum srv_outcome outcome;
@@ -110,6 +111,7 @@ struct srv_relay {
 	struct relay_idle *idle, *dead_idle;
 	unsigned nidle;
 	double next_deadline, next_pool_check;
+	uint64_t id_next, id_key; /* request ids (relay.c) */
 	char scratch[RELAY_SCRATCH];
 };
 
@@ -119,6 +121,7 @@ void relay_set_deadline(struct srv_relay *r, struct relay_conn *c, double when);
 void relay_client_readable(struct srv_relay *r, struct relay_conn *c);
 void relay_close(struct srv_relay *r, struct relay_conn *c);
 void relay_drain(struct srv_relay *r);
+void relay_add_uint(struct berth_buf *b, unsigned long long n);
 
 /* relay_call.c */
 void relay_call_start(struct srv_relay *r, struct relay_conn *c);

@@ -51,7 +51,7 @@ void relay_pool_put(struct srv_relay *r, int fd, unsigned port, const char *runn
 	for (struct relay_idle *x = r->idle; x; x = x->next)
 		same += x->port == port && !strcmp(x->runner, runner);
 	if (same >= RELAY_POOL_MAX || r->draining) {
-		relay_watch(r, EPOLL_CTL_DEL, fd, 0, NULL);
+		relay_watch(r, EPOLL_CTL_DEL, fd, 0, NULL); /* see relay_close */
 		close(fd);
 		return;
 	}
@@ -73,7 +73,7 @@ void relay_pool_put(struct srv_relay *r, int fd, unsigned port, const char *runn
 
 void relay_pool_drop(struct srv_relay *r, struct relay_idle *x)
 {
-	relay_watch(r, EPOLL_CTL_DEL, x->fd, 0, NULL);
+	relay_watch(r, EPOLL_CTL_DEL, x->fd, 0, NULL); /* see relay_close */
 	close(x->fd);
 	unlink_idle(r, x);
 }
