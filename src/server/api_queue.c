@@ -42,8 +42,7 @@ static void submit(struct srv_req *rq, struct srv_resp *rs)
 	_cleanup_free_ char *hook = srv_query(rq, "webhook");
 	if (!hook)
 		hook = srv_query(rq, "fal_webhook");
-	_cleanup_free_ char *path =
-	    berth_xasprintf("%s%s%s", *rq->rest ? rq->rest : "/", *rq->query ? "?" : "", rq->query);
+	_cleanup_free_ char *path = srv_app_target(rq);
 	srv_db_lock(rq->srv);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(

@@ -102,9 +102,8 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	srv_request_headers(rq, id, &headers);
 	berth_strv_pushf(&headers, "%s: %s", SRV_RUNNER_TOKEN_HEADER, c->slot.token);
-	_cleanup_free_ char *url =
-	    berth_xasprintf("http://127.0.0.1:%u%s%s%s", c->slot.port, *rq->rest ? rq->rest : "/",
-			    *rq->query ? "?" : "", rq->query);
+	_cleanup_free_ char *target = srv_app_target(rq);
+	_cleanup_free_ char *url = berth_xasprintf("http://127.0.0.1:%u%s", c->slot.port, target);
 	struct berth__proxy_req pr = {
 	    .method = rq->method,
 	    .url = url,

@@ -242,6 +242,7 @@ int berth_front_start(const struct berth_front_opts *o, struct berth_front **out
 	if (inet_pton(AF_INET, o->host ? o->host : "127.0.0.1", &sa.sin_addr) != 1)
 		return berth_err_set(err, BERTH_E_INVALID,
 				     "listen address '%s': not an IPv4 address", o->host);
+	berth__proxy_preload();
 	struct berth_front *f = berth_xcalloc(1, sizeof(*f));
 	f->upstream = berth_xstrdup(o->upstream);
 	f->app = berth_xstrdup(o->app ? o->app : "app");

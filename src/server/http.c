@@ -107,6 +107,18 @@ char *srv_query(const struct srv_req *rq, const char *name)
 	return v ? berth_xstrdup(v) : NULL;
 }
 
+char *srv_app_target(const struct srv_req *rq)
+{
+	const char *t = rq->target ? rq->target : "/";
+	for (int seg = 0; seg < 2 && *t && *t != '?'; seg++) {
+		t += *t == '/';
+		t += strcspn(t, "/?");
+	}
+	const char *q = strchr(t, '?');
+	size_t plen = q ? (size_t)(q - t) : strlen(t);
+	return berth_xasprintf("%s%.*s%s", plen ? "" : "/", (int)plen, t, q ? q : "");
+}
+
 json_t *srv_body_json(const struct srv_req *rq, struct srv_resp *rs)
 {
 	json_error_t je;
@@ -336,6 +348,7 @@ static bool on_headers(struct MHD_Connection *c, struct conn_state *st, const ch
 	    .method = method,
 	    .path = url, /* decoded by libmicrohttpd */
 	    .query = q ? q + 1 : "",
+	    .target = st->uri,
 	    .body = "",
 	};
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");

@@ -140,6 +140,11 @@ static void curl_init(void)
 	pthread_key_create(&tl_key, tl_free);
 }
 
+void berth__proxy_preload(void)
+{
+	pthread_once(&curl_once, curl_init);
+}
+
 /* The thread's handles, reset, or NULL when they are in use (or cannot be
  * made): the caller then makes its own. */
 static struct tl_curl *tl_borrow(void)

@@ -23,6 +23,11 @@ struct berth__proxy_req {
 
 struct berth__proxy;
 
+/* Load libcurl and set it up now (once per process): a server calls it at
+ * start, so no dlopen() happens under load, where running out of
+ * descriptors would make it fail (and berth_dl_load abort). */
+void berth__proxy_preload(void);
+
 /* Send the request and wait for the answer's status and headers. Errors:
  * TIMEOUT (the timeout passed first), SYS (refused, reset, ...). */
 int berth__proxy_begin(const struct berth__proxy_req *rq, struct berth__proxy **out,

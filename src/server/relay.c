@@ -134,8 +134,18 @@ static void accept_all(struct srv_relay *r)
 		int fd =
 		    accept4(r->lfd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: the listen socket stays
+				 * readable, so stop watching it a moment rather
+				 * than spin; the connections wait in the backlog. */
+				berth_log(BERTH_LOG_WARN,
+					  "relay: accept: %s (pausing new connections 100 ms)",
+					  strerror(errno));
+				relay_watch(r, EPOLL_CTL_DEL, r->lfd, 0, NULL);
+				r->accept_resume = srv_mono() + 0.1;
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				berth_log(BERTH_LOG_WARN, "relay: accept: %s", strerror(errno));
+			}
 			return;
 		}
 		int one = 1;
@@ -493,10 +503,14 @@ static void *loop(void *arg)
 		free_dead(r);
 		if (r->draining && (!r->ncalls || now > r->drain_until))
 			break;
-		int wait_ms = 1000;
+		if (r->accept_resume > 0 && r->accept_resume <= now && !r->draining) {
+			r->accept_resume = 0;
+			relay_watch(r, EPOLL_CTL_ADD, r->lfd, EPOLLIN, &r->ltag);
+		}
+		int wait_ms = r->accept_resume > 0 ? 100 : 1000;
 		if (r->next_deadline > 0) {
 			double ms = (r->next_deadline - now) * 1000 + 1;
-			wait_ms = ms < 0 ? 0 : ms < 1000 ? (int)ms : 1000;
+			wait_ms = ms < 0 ? 0 : ms < wait_ms ? (int)ms : wait_ms;
 		}
 		int n = epoll_wait(r->ep, ev, RELAY_EVENTS, wait_ms);
 		if (n < 0 && errno != EINTR) {
@@ -560,6 +574,9 @@ void relay_drain(struct srv_relay *r)
 int srv_relay_start(struct berth_srv *srv, int listen_fd, struct MHD_Daemon *mhd,
 		    struct srv_relay **out, struct berth_err **err)
 {
+	/* Loaded now, not at the first request: a dlopen() that fails later
+	 * (out of descriptors, under load) would abort the server. */
+	berth__hp();
 	struct srv_relay *r = berth_xcalloc(1, sizeof(*r));
 	r->srv = srv;
 	r->mhd = mhd;

@@ -106,6 +106,7 @@ struct srv_relay {
 	bool stopping; /* set by srv_relay_stop (atomically), read on wake-up */
 	bool draining; /* the loop saw it */
 	double drain_until;
+	double accept_resume; /* > 0: the listen socket is unwatched until then (EMFILE) */
 	struct relay_conn *conns, *dead; /* dead: closed, freed after the events */
 	unsigned nconns, conn_max, ncalls;
 	struct relay_idle *idle, *dead_idle;

@@ -2,6 +2,7 @@
  * wait for SIGINT/SIGTERM; then stop taking requests, stop the runners
  * gracefully and close. */
 #include "server/apps.h"
+#include "server/proxy.h"
 #include "server/relay.h"
 #include "server/server_int.h"
 
@@ -45,6 +46,7 @@ int berth_server_run(const struct berth_server_opts *o, struct berth_err **err)
 	    .berth = berth_xstrdup(o->berth),
 	};
 	srv.metrics = srv_metrics_new();
+	berth__proxy_preload();
 	struct MHD_Daemon *d = NULL;
 	int r = berth_fs_mkdir_p(srv.home, 0700, err);
 	if (r == 0)

@@ -64,6 +64,7 @@ struct srv_req {
 	size_t body_len;
 	const char *params[SRV_PARAMS_MAX]; /* {name} segments of the route, in order */
 	const char *rest;                   /* what a trailing "*" matched, or "" */
+	const char *target;                 /* the request target as sent (escapes, query) */
 	char *key_id;                       /* the API key used, or NULL */
 	enum srv_scope key_scope;           /* what the key allows (SRV_PUBLIC: none) */
 };
@@ -140,6 +141,11 @@ void srv_header(struct srv_resp *rs, const char *name, const char *value);
 const char *srv_req_header(const struct srv_req *rq, const char *name);
 /* A query parameter (decoded), or NULL. free(). */
 char *srv_query(const struct srv_req *rq, const char *name);
+/* What a call to /run/{app}/... or /queue/{app}/... asks of the app: the
+ * raw target past its first two segments, "/" when nothing is left, and
+ * the query, escapes as the caller wrote them ("/a%2Fb?x=%20"). A new
+ * string. The relay forwards the same (relay.c). */
+char *srv_app_target(const struct srv_req *rq);
 /* The body as a JSON object; on failure answers 400 and returns NULL. */
 json_t *srv_body_json(const struct srv_req *rq, struct srv_resp *rs);
 

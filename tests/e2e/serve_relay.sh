@@ -166,8 +166,15 @@ while True:
 print(data.count(b"HTTP/1.1 200"), data.find(b"body_len\": 5") > 0, data.rstrip().endswith(b'"ok"}'))
 EOF
 expect_eq "pipelined: three answers in order, the last from the API" "3 True True" "$(cat "$TMP/pipe")"
-code=$(curl -s -o "$TMP/b" -w '%{http_code}' -0 "$URL/run/t/echo")
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' -0 "$URL/run/t/echo/a%20b?x=%2F")
 expect_eq "HTTP/1.0 (handed over): answered" "200" "$code"
+expect_eq "... the path and query reach the runner as sent there too" "/echo/a%20b?x=%2F" "$(jq -r .target "$TMP/b")"
+qid=$(curl -s -X POST "$URL/queue/t/echo/a%20b?x=%2F" | jq -r .request_id)
+for i in $(seq 1 200); do
+	[ "$(curl -s -o "$TMP/q" -w '%{http_code}' "$URL/queue/t/requests/$qid")" = 200 ] && break
+	sleep 0.05
+done
+expect_eq "through the queue too" "/echo/a%20b?x=%2F" "$(jq -r .target "$TMP/q")"
 code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/up.bin" "$URL/run/t/echo")
 expect_eq "a chunked upload (handed over): answered, body whole" "200 $sum" "$code $(jq -r .body_sha256 "$TMP/b")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)" "$URL/run/t/echo")
@@ -233,5 +240,35 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $PORT))
 s.listen()"
+
+# Out of descriptors (a server limited to 64): connections past what it can
+# take wait in the backlog, the server neither spins nor dies, and answers
+# again once they go.
+(
+	ulimit -n 64
+	exec "$B" serve --listen "127.0.0.1:$PORT" --home "$TMP/home2" >"$TMP/serve2.log" 2>&1
+) &
+SRV_PID=$!
+for i in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+python3 - "$PORT" >"$TMP/emfile" 2>&1 <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(120)]
+time.sleep(0.5)
+answered = 0
+for s in socks[:10]:
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answered += s.recv(100).startswith(b"HTTP/1.1 200")
+for s in socks:
+    s.close()
+print(answered)
+EOF
+expect_eq "120 connections to a server with 64 descriptors: the first ones answered" "$(cat "$TMP/emfile")" "10"
+check "... it paused accepting rather than spin" grep -q 'pausing new connections' "$TMP/serve2.log"
+check "... and answers once they are gone" curl -sf --max-time 5 "$URL/healthz"
+kill -TERM "$SRV_PID"
+wait "$SRV_PID"
+expect_eq "... and stops cleanly" "$?" "0"
+SRV_PID=
 
 done_testing

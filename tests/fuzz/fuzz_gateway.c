@@ -2,10 +2,11 @@
  * call starts a real server (berth_server_run, on a thread, with a scratch
  * $BERTH_HOME and a free port on 127.0.0.1); each input is sent as raw bytes
  * on a fresh connection and the answer's status line read (the sending side
- * is closed when the input is not a whole request, or no answer came). libmicrohttpd parses the
- * request, berth routes and handles it. The server must never crash, must answer or close within
- * FUZZ_GW_DEADLINE_S seconds, and what it answers must start with an HTTP
- * status line. Build workers are /bin/false, so a deploy never builds.
+ * is closed when the input is not a whole request, or no answer came). The relay reads the head
+ * (http-parser) and serves a warm sync call itself or hands the connection to libmicrohttpd,
+ * which parses the request; berth routes and handles it. The server must never crash, must answer
+ * or close within FUZZ_GW_DEADLINE_S seconds, and what it answers must start with an HTTP status
+ * line. Build workers are /bin/false, so a deploy never builds.
  *
  * The admin API needs the server's local token: "local:TOKEN" in an input
  * is replaced with it (corpus entries for admin routes carry

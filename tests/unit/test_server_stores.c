@@ -2,7 +2,8 @@
  * format (families, buckets, cumulative counts, label escaping, the cap on
  * series), counts from many threads at once; keys made, listed, revoked,
  * the first-key and last-admin-key rules, the secret stored only as its
- * hash, the cache reloaded from the table, and srv_keys_invoke_ok. */
+ * hash, the cache reloaded from the table, and srv_keys_invoke_ok; what
+ * a call's target becomes for the app (srv_app_target). */
 #include "common/common.h"
 #include "fixture.h"
 #include "server/server_int.h"
@@ -290,9 +291,35 @@ static void test_keys(void)
 	fixture_cleanup(NULL);
 }
 
+/* ------------------------------------------------- the app's target */
+
+static void test_app_target(void)
+{
+	static const struct {
+		const char *target, *want;
+	} cases[] = {
+	    {"/run/app", "/"},
+	    {"/run/app/", "/"},
+	    {"/run/app?x=1", "/?x=1"},
+	    {"/run/app/a/b", "/a/b"},
+	    {"/run/app/a%20b/c%2Fd?x=%00&y=%2F", "/a%20b/c%2Fd?x=%00&y=%2F"},
+	    {"/queue/app/predict?x=/y", "/predict?x=/y"},
+	    {"/run/a%70p/x", "/x"},
+	    {NULL, "/"},
+	};
+	for (size_t i = 0; i < BERTH_ARRAY_SIZE(cases); i++) {
+		struct srv_req rq = {.target = cases[i].target};
+		char *got = srv_app_target(&rq);
+		tap_is_str(got, cases[i].want, "app target of %s",
+			   cases[i].target ? cases[i].target : "(none)");
+		free(got);
+	}
+}
+
 int main(void)
 {
 	test_metrics();
 	test_keys();
+	test_app_target();
 	return tap_done();
 }
