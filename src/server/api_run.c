@@ -97,8 +97,13 @@ static void run(struct srv_req *rq, struct srv_resp *rs)
 		berth_err_free(err);
 		return;
 	}
-	char id[37];
-	berth_random_uuid(id);
+	/* The caller's request id when it gave one (as the relay does). */
+	char id[128];
+	const char *given = srv_req_header(rq, "x-berth-request-id");
+	if (given && *given && strlen(given) < sizeof(id))
+		snprintf(id, sizeof(id), "%s", given);
+	else
+		berth_random_uuid(id);
 	_cleanup_strv_ struct berth_strv headers = BERTH_STRV_INIT;
 	srv_request_headers(rq, id, &headers);
 	berth_strv_pushf(&headers, "%s: %s", SRV_RUNNER_TOKEN_HEADER, c->slot.token);

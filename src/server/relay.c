@@ -380,6 +380,7 @@ static bool take(struct srv_relay *r, struct relay_conn *c, const char *buf, siz
 		const struct relay_header *x = &h.h[i];
 		if (berth__hop_header(x->name, x->nlen) ||
 		    (x->nlen == 13 && !strncasecmp(x->name, "authorization", 13)) ||
+		    (!rid && x->nlen == 18 && !strncasecmp(x->name, "x-berth-request-id", 18)) ||
 		    (x->nlen == strlen(SRV_RUNNER_TOKEN_HEADER) &&
 		     !strncasecmp(x->name, SRV_RUNNER_TOKEN_HEADER, x->nlen)))
 			continue;

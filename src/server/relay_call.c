@@ -414,6 +414,8 @@ static void up_read(struct srv_relay *r, struct relay_conn *c)
 		if (n == 0)
 			break;
 	}
+	if (c->done && c->req_off < c->req.len)
+		c->up_reusable = false; /* answered before it had all the request */
 	if (c->done && c->slotted)
 		release(r, c, c->status == 503 ? SRV_RUNNER_BAD : SRV_OK, c->status);
 	flush(r, c);
