@@ -4,11 +4,10 @@
  * the last byte of its answer. */
 #include "server/relay_int.h"
 
+#include "common/encode.h"
 #include "common/log.h"
 #include "server/hp_api.h"
 #include "server/mhd_api.h"
-
-#include "common/encode.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -155,8 +154,8 @@ static void accept_all(struct srv_relay *r)
 		c->ctag.conn = c;
 		c->utag.kind = RELAY_UPSTREAM;
 		c->utag.conn = c;
-		c->fd = c->ufd = -1;
 		c->fd = fd;
+		c->ufd = -1;
 		c->addr = addr;
 		c->addrlen = len;
 		berth_buf_init(&c->req, BERTH_BUF_UNLIMITED);
