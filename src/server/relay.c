@@ -435,9 +435,11 @@ void relay_client_readable(struct srv_relay *r, struct relay_conn *c)
 	}
 	size_t end = head_end(r->scratch, (size_t)n);
 	if (!end) {
-		/* A head still coming (a new edge brings the rest), or one
-		 * larger than the relay reads: libmicrohttpd refuses it. */
-		if ((size_t)n >= BERTH_FRONT_HEADER_MAX || r->draining)
+		/* A head still coming (a new edge brings the rest); or one that
+		 * never will (the client shut its side: peeking shows the bytes,
+		 * never the end), or larger than the relay reads: libmicrohttpd
+		 * answers or closes. */
+		if ((size_t)n >= BERTH_FRONT_HEADER_MAX || c->rdhup || r->draining)
 			hand_off(r, c);
 		return;
 	}

@@ -319,6 +319,8 @@ void relay_client_event(struct srv_relay *r, struct relay_conn *c, uint32_t even
 		return;
 	}
 	if (c->state != RELAY_CALL) {
+		if (events & EPOLLRDHUP)
+			c->rdhup = true;
 		if (events & (EPOLLIN | EPOLLRDHUP))
 			relay_client_readable(r, c);
 		return;

@@ -54,6 +54,7 @@ struct relay_conn {
 	socklen_t addrlen;
 	enum relay_state state;
 	double deadline; /* idle or request timeout; 0: none */
+	bool rdhup;      /* the client has shut its sending side */
 
 	/* The call: set by the head, for the runner. */
 	struct srv_slot slot;

@@ -19,29 +19,11 @@ command -v crun >/dev/null || command -v runc >/dev/null ||
 
 export BERTH_HOME=$TMP/home BERTH_PULL=never
 B=$BERTH
-SRV_PID=
-cleanup() {
-	[ -n "$SRV_PID" ] && kill -9 "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-	"$B" container ls -a -q 2>/dev/null | while read -r id; do "$B" container rm -f "$id"; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/serve.bash"
+trap serve_cleanup EXIT
 
 make_python_image py:1 || { not_ok "python base image"; done_testing; exit; }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export BERTH_SERVER=http://127.0.0.1:$PORT
-URL=$BERTH_SERVER
-start_server() {
-	"$B" serve --listen "127.0.0.1:$PORT" >>"$TMP/serve.log" 2>&1 &
-	SRV_PID=$!
-	local i
-	for i in $(seq 1 200); do
-		curl -sf "$URL/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 lacks() { ! grep -q "$@"; }
 # metric NAME: its value on /metrics.
 metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -177,6 +159,20 @@ done
 expect_eq "through the queue too" "/echo/a%20b?x=%2F" "$(jq -r .target "$TMP/q")"
 code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/up.bin" "$URL/run/t/echo")
 expect_eq "a chunked upload (handed over): answered, body whole" "200 $sum" "$code $(jq -r .body_sha256 "$TMP/b")"
+# Half a head, then the client shuts its sending side: the end of the head
+# never comes (peeking shows the bytes, not the end), so it must not wait.
+python3 - "$PORT" >"$TMP/half" 2>&1 <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+t0 = time.monotonic()
+s.sendall(b"GET /run/t/echo HTTP/1.1\r\nHost: x\r\n")
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+print("%.1f" % (time.monotonic() - t0))
+EOF
+check "half a head and a shutdown: answered or closed at once ($(cat "$TMP/half") s)" \
+	awk -v t="$(cat "$TMP/half")" 'BEGIN { exit !(t + 0 == t && t < 2) }'
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)" "$URL/run/t/echo")
 check "a 70 KB head: refused with a 4xx ($code)" test "${code:0:1}" = 4
 expect_eq "an app that is not deployed: 404 (handed over)" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/run/nope/x")"

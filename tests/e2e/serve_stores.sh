@@ -15,28 +15,9 @@ export BERTH_HOME=$TMP/home
 mkdir -p "$BERTH_HOME"
 unset BERTH_KEY
 B=$BERTH
-SRV_PID=
-cleanup() {
-	if [ -n "$SRV_PID" ]; then kill -9 "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/serve.bash"
+trap serve_cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-export BERTH_SERVER=http://127.0.0.1:$PORT
-URL=$BERTH_SERVER
-
-start_server() {
-	"$B" serve --listen "127.0.0.1:$PORT" >>"$TMP/serve.log" 2>&1 &
-	SRV_PID=$!
-	local i
-	for i in $(seq 1 200); do
-		curl -sf "$URL/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 stop_server() {
 	kill -TERM "$SRV_PID"
 	wait "$SRV_PID"
