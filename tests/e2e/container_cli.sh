@@ -316,7 +316,7 @@ expect_eq "a refused run leaves no runner" "$(nrunners)" "$n0"
 # crash NAME SECONDS [--rm]: run `sleep SECONDS` in the foreground (berth is
 # the monitor), check what is there while it runs, then kill -9 berth.
 crash() {
-	"$B" container run $3 --name "$1" $IMG sleep "$2" >/dev/null 2>&1 &
+	"$B" container run $3 --name "$1" $IMG sleep "$2" >/dev/null 2>"$TMP/crash-$1.err" &
 	bp=$!; PIDS+=("$bp")
 	wait_running "$1" || return 1
 	cid=$("$B" container inspect "$1" | jq -r .id)
@@ -338,6 +338,7 @@ if crash k 1041; then
 	expect_eq "killed monitor: nothing is mounted under BERTH_HOME" "$(mounts_under_home)" ""
 else
 	not_ok "killed monitor: k ran"
+	diag <"$TMP/crash-k.err"
 fi
 if crash k2 1042 --rm; then
 	"$B" container ls -a >/dev/null 2>&1
@@ -347,6 +348,8 @@ if crash k2 1042 --rm; then
 	expect_eq "killed monitor, --rm: nothing is mounted under BERTH_HOME" "$(mounts_under_home)" ""
 else
 	not_ok "killed monitor, --rm: k2 ran"
+	diag <"$TMP/crash-k2.err"
+	"$B" container ls -a 2>&1 | diag
 fi
 
 # --- 15. errors ---
