@@ -246,13 +246,39 @@ static const struct relay_header *find(const struct head *h, const char *name)
 	return NULL;
 }
 
-/* The end of the head in buf[0..n) ("\r\n\r\n" included), or 0. */
+/* The end of the head in buf[0..n) (its blank line included, "\r\n" or
+ * a bare "\n" as http-parser takes it), or 0. */
 static size_t head_end(const char *buf, size_t n)
 {
-	for (const char *p = buf; (p = memchr(p, '\r', (size_t)(buf + n - p))); p++)
-		if (buf + n - p >= 4 && !memcmp(p, "\r\n\r\n", 4))
-			return (size_t)(p - buf) + 4;
+	for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++) {
+		size_t left = (size_t)(buf + n - p);
+		if (left >= 2 && p[1] == '\n')
+			return (size_t)(p - buf) + 2;
+		if (left >= 3 && p[1] == '\r' && p[2] == '\n')
+			return (size_t)(p - buf) + 3;
+	}
 	return 0;
+}
+
+/* Whether the first n bytes of a head still could be a call the relay
+ * takes: they begin "GET /run/" or "POST /run/" as far as they go, and
+ * http-parser finds nothing wrong in them yet. When not, the connection
+ * goes to libmicrohttpd at once rather than after the whole head. */
+static bool may_be_call(const char *buf, size_t n)
+{
+	static const char *const starts[] = {"GET /run/", "POST /run/"};
+	bool start = false;
+	for (size_t i = 0; i < BERTH_ARRAY_SIZE(starts); i++) {
+		size_t k = strlen(starts[i]);
+		start |= !memcmp(buf, starts[i], n < k ? n : k);
+	}
+	if (!start)
+		return false;
+	static const http_parser_settings none = {0};
+	http_parser p;
+	http_parser_init(&p, HTTP_REQUEST);
+	http_parser_execute(&p, &none, buf, n);
+	return HTTP_PARSER_ERRNO(&p) == HPE_OK;
 }
 
 /* A request id: UUID-shaped, unique (a counter through a bijective mix,
@@ -439,7 +465,8 @@ void relay_client_readable(struct srv_relay *r, struct relay_conn *c)
 		 * never will (the client shut its side: peeking shows the bytes,
 		 * never the end), or larger than the relay reads: libmicrohttpd
 		 * answers or closes. */
-		if ((size_t)n >= BERTH_FRONT_HEADER_MAX || c->rdhup || r->draining)
+		if ((size_t)n >= BERTH_FRONT_HEADER_MAX || c->rdhup || r->draining ||
+		    !may_be_call(r->scratch, (size_t)n))
 			hand_off(r, c);
 		return;
 	}

@@ -173,6 +173,21 @@ print("%.1f" % (time.monotonic() - t0))
 EOF
 check "half a head and a shutdown: answered or closed at once ($(cat "$TMP/half") s)" \
 	awk -v t="$(cat "$TMP/half")" 'BEGIN { exit !(t + 0 == t && t < 2) }'
+# A first line that is no call (here not even HTTP), its head unfinished:
+# handed over at once, not after the head, and answered there.
+python3 - "$PORT" >"$TMP/junk" 2>&1 <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+t0 = time.monotonic()
+s.sendall(b"NOT HTTP AT ALL\r\nX: y\r\n")
+try:
+    got = s.recv(100)
+except socket.timeout:
+    got = b"(nothing)"
+print("%.1f %s" % (time.monotonic() - t0, got.split(b"\r\n")[0].decode(errors="replace") or "closed"))
+EOF
+check "a line that is not HTTP: answered without waiting for the head's end ($(cat "$TMP/junk"))" \
+	awk -v t="$(cut -d' ' -f1 "$TMP/junk")" 'BEGIN { exit !(t + 0 == t && t < 2) }'
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)" "$URL/run/t/echo")
 check "a 70 KB head: refused with a 4xx ($code)" test "${code:0:1}" = 4
 expect_eq "an app that is not deployed: 404 (handed over)" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/run/nope/x")"
