@@ -187,7 +187,7 @@ struct head {
 	size_t url_len;
 	struct relay_header h[RELAY_HEADERS_MAX];
 	size_t n;
-	bool last_was_value, too_many, complete;
+	bool last_was_value, complete;
 };
 
 static int on_url(http_parser *p, const char *at, size_t len)
@@ -208,10 +208,8 @@ static int on_field(http_parser *p, const char *at, size_t len)
 		x->nlen = (size_t)(at + len - x->name);
 		return 0;
 	}
-	if (h->n == RELAY_HEADERS_MAX) {
-		h->too_many = true;
-		return 1;
-	}
+	if (h->n == RELAY_HEADERS_MAX)
+		return 1; /* a parser error: libmicrohttpd takes it */
 	h->h[h->n++] = (struct relay_header){.name = at, .nlen = len, .value = at + len};
 	h->last_was_value = false;
 	return 0;
@@ -331,7 +329,7 @@ static bool take(struct srv_relay *r, struct relay_conn *c, const char *buf, siz
 	p.data = &h;
 	http_parser_execute(&p, &settings, buf, len);
 	enum http_errno e = HTTP_PARSER_ERRNO(&p);
-	if ((e != HPE_OK && e != HPE_PAUSED) || !h.complete || h.too_many || p.upgrade)
+	if ((e != HPE_OK && e != HPE_PAUSED) || !h.complete || p.upgrade)
 		return false;
 	if (p.http_major != 1 || p.http_minor != 1 ||
 	    (p.method != HTTP_GET && p.method != HTTP_POST))
@@ -513,9 +511,6 @@ static void expire(struct srv_relay *r, double now)
 		}
 	}
 }
-
-/* How long a stopping server lets calls in flight finish. */
-#define RELAY_DRAIN_S 30.0
 
 static void *loop(void *arg)
 {

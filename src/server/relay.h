@@ -34,7 +34,8 @@ int srv_relay_start(struct berth_srv *srv, int listen_fd, struct MHD_Daemon *mhd
 		    struct srv_relay **out, struct berth_err **err);
 
 /* Stop accepting, let the calls in flight finish (each within its own
- * request timeout), close every connection, free. NULL is fine. */
+ * request timeout, all within RELAY_DRAIN_S, 30 s), close every
+ * connection, free. NULL is fine. */
 void srv_relay_stop(struct srv_relay *r);
 
 #endif

@@ -175,8 +175,7 @@ void relay_call_abort(struct srv_relay *r, struct relay_conn *c)
 	/* A client that left: the runner did nothing wrong. 499 as nginx
 	 * counts it, unless the answer was all in. */
 	c->up_reusable = false;
-	release(r, c, SRV_OK, c->done ? c->status : 499);
-	up_close(r, c);
+	release(r, c, SRV_OK, c->done ? c->status : 499); /* no slot, no runner socket */
 }
 
 /* Answer the client with an error of our own (the call failed before the

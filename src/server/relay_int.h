@@ -22,6 +22,7 @@
 #define RELAY_POOL_MAX    32           /* idle connections kept to one runner */
 #define RELAY_IDLE_S      4.0          /* ... for this long (uvicorn's own limit is 5 s) */
 #define RELAY_EVENTS      64
+#define RELAY_DRAIN_S     30.0 /* a stopping server lets calls in flight finish this long */
 
 enum relay_kind { RELAY_LISTEN, RELAY_WAKE, RELAY_CLIENT, RELAY_UPSTREAM, RELAY_IDLE };
 

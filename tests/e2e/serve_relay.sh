@@ -130,6 +130,14 @@ check "SSE: the first event within 1.5 s (the second comes 2 s later) [$t1 s]" \
 c1=$(curl -s "$URL/run/t/conn")
 c2=$(curl -s "$URL/run/t/conn")
 expect_eq "calls on two client connections reuse one runner connection" "$c1" "$c2"
+# A pooled connection the runner drops as the call arrives: the call goes
+# again on a new connection (nothing of an answer had come), the caller
+# never sees it, and the runner is not held against.
+armed=$(curl -s "$URL/run/t/arm")
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' "$URL/run/t/conn")
+check "a reused connection dropped unanswered: the call is sent again and answered ($code)" \
+	test "$code" = 200 -a -n "$armed" -a "$(cat "$TMP/b")" != "$armed"
+check "... the runner is kept" ready
 curl -s -v -o /dev/null "$URL/run/t/close" -o /dev/null "$URL/run/t/echo" 2>"$TMP/v"
 check "keep-alive: the client's second call reuses its connection" grep -q 'Re-using existing connection' "$TMP/v"
 # Pipelined: two calls and an API call in one write, answered in order.

@@ -43,6 +43,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.route(self.rfile.read(n) if n else b"")
 
     def route(self, body):
+        if getattr(self, "drop_next", False):
+            # /arm asked for it: this connection's next request is dropped
+            # unanswered, as a server closing an idle keep-alive
+            # connection just as the gateway reuses it.
+            self.close_connection = True
+            return
         path, _, query = self.path.partition("?")
         args = dict(a.split("=", 1) for a in query.split("&") if "=" in a)
         if path == "/health":
@@ -91,6 +97,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/100":
             self.raw(b"HTTP/1.1 100 Continue\r\n\r\n", close=False)
             self.send(200, b"after 100\n", "text/plain")
+        elif path == "/arm":
+            self.drop_next = True
+            self.send(200, b"%d\n" % self.serial, "text/plain")
         elif path == "/conn":
             self.send(200, b"%d\n" % self.serial, "text/plain")
         elif path == "/short":
